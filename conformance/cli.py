@@ -1,0 +1,110 @@
+"""Command line: ``points-conformance run | serve | specs check | specs generate | requirements``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Bad input from the user: exit 2 with this message, never a traceback."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="points-conformance",
+        description="Contract-test and conformance suite for the loyalty Points API.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="run the embedded reference server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--db", type=Path, help="SQLite file (default: a temporary file)")
+    serve.add_argument("--seed-data", type=Path, help="seed data YAML for an empty database")
+    serve.add_argument("--fault", action="append", default=[], metavar="NAME",
+                       help="turn on a deliberate bug (repeatable)")
+    serve.set_defaults(handler=_serve)
+
+    spec = commands.add_parser("specs", help="check or regenerate the specs")
+    spec_commands = spec.add_subparsers(dest="specs_command", metavar="ACTION", required=True)
+    check = spec_commands.add_parser("check", help="validate specs, XSD, catalogs and samples")
+    check.add_argument("--docs", type=Path, metavar="DIR",
+                       help="also report what the vendor documents in DIR have that the specs lack")
+    check.set_defaults(handler=_specs_check)
+    generate = spec_commands.add_parser("generate", help="rewrite the generated XSD files")
+    generate.set_defaults(handler=_specs_generate)
+
+    reqs = commands.add_parser("requirements", help="print the requirement catalog")
+    reqs.set_defaults(handler=_requirements)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except UsageError as exc:
+        print(f"points-conformance: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("points-conformance: interrupted", file=sys.stderr)
+        return EXIT_ABORTED
+
+
+# --- specs ------------------------------------------------------------------------------------
+
+def _specs_check(args: argparse.Namespace) -> int:
+    from conformance import speccheck
+
+    if args.docs is not None and not args.docs.is_dir():
+        raise UsageError(f"--docs {args.docs}: not a directory")
+    report = speccheck.run(docs_dir=args.docs)
+    print(report.render())
+    return EXIT_OK if report.ok else EXIT_FAIL
+
+
+def _specs_generate(args: argparse.Namespace) -> int:
+    from conformance import xsd
+
+    for path in xsd.write_all():
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _requirements(args: argparse.Namespace) -> int:
+    from conformance import catalog
+
+    rows = [(r.id, r.level, r.area, r.title) for r in catalog.requirements()]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    print(f"{'ID':<{widths[0]}}  {'LEVEL':<{widths[1]}}  {'AREA':<{widths[2]}}  TITLE")
+    for rid, level, area, title in rows:
+        print(f"{rid:<{widths[0]}}  {level:<{widths[1]}}  {area:<{widths[2]}}  {title}")
+    counts = {level: sum(1 for r in rows if r[1] == level) for level in ("MUST", "SHOULD")}
+    print(textwrap.dedent(f"""
+        {len(rows)} requirements: {counts['MUST']} MUST, {counts['SHOULD']} SHOULD."""))
+    return EXIT_OK
+
+
+# --- serve ------------------------------------------------------------------------------------
+
+def _serve(args: argparse.Namespace) -> int:
+    from conformance import server
+
+    if args.seed_data is not None and not args.seed_data.is_file():
+        raise UsageError(f"--seed-data {args.seed_data}: no such file")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: must be between 0 and 65535")
+    try:
+        server.serve(host=args.host, port=args.port, db=args.db, seed_data=args.seed_data,
+                     faults=tuple(args.fault))
+    except server.ServerConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK

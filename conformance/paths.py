@@ -1,0 +1,25 @@
+"""Where the specs and fixtures live, in a checkout and in an installed package."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _locate(top_level: str, packaged: str) -> Path:
+    # A checkout (or editable install) reads the top-level folder so that edits show at once;
+    # a wheel carries a copy inside the package.
+    in_repo = _REPO_ROOT / top_level
+    if in_repo.is_dir() and (_REPO_ROOT / "pyproject.toml").is_file():
+        return in_repo
+    return Path(str(resources.files(packaged)))
+
+
+def specs_dir() -> Path:
+    return _locate("specs", "conformance._specs")
+
+
+def fixtures_dir() -> Path:
+    return _locate("fixtures", "conformance._fixtures")

@@ -1,0 +1,27 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the installed command line as a user would (``python -m conformance``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli
