@@ -1,4 +1,4 @@
-"""Command line: ``points-conformance run | serve | specs check | specs generate | requirements``."""
+"""Command line: ``points-conformance run | serve | specs check|generate | requirements``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,29 @@ def _parser() -> argparse.ArgumentParser:
         description="Contract-test and conformance suite for the loyalty Points API.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run", help="run the suite against a target (default: the embedded reference server)")
+    run.add_argument("--base-url", metavar="URL", help="the target (needs --profile)")
+    run.add_argument("--profile", type=Path, metavar="PATH", help="target profile (YAML)")
+    run.add_argument("--report-dir", type=Path, metavar="DIR",
+                     help="where to write the reports (default: reports/<UTC timestamp>/)")
+    run.add_argument("--suite", choices=("all", "contract", "fuzz", "scenarios"), default="all")
+    run.add_argument("--only", nargs="+", default=[], metavar="ID",
+                     help="run only these requirement ids")
+    run.add_argument("--max-examples", type=int, default=25, metavar="N",
+                     help="schemathesis examples per operation and phase (default 25)")
+    run.add_argument("--seed", type=int, metavar="N", help="make generated data repeatable")
+    run.add_argument("--workers", type=int, default=1, metavar="N")
+    run.add_argument("--strict", action="store_true",
+                     help="judge by the strict specs: flag every undocumented choice")
+    run.add_argument("--allow-mutations", action="store_true",
+                     help="allow state-changing calls to a target outside loopback")
+    run.add_argument("--baseline", type=Path, metavar="FILE",
+                     help="known failures: reported, but they do not fail the run")
+    run.add_argument("--max-wait", type=float, default=30.0, metavar="S",
+                     help="longest a scenario may wait for a code to expire (default 30)")
+    run.set_defaults(handler=_run)
 
     serve = commands.add_parser("serve", help="run the embedded reference server")
     serve.add_argument("--host", default="127.0.0.1")
@@ -57,6 +80,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("points-conformance: interrupted", file=sys.stderr)
         return EXIT_ABORTED
+
+
+# --- run --------------------------------------------------------------------------------------
+
+def _run(args: argparse.Namespace) -> int:
+    from conformance import runner
+
+    options = runner.RunOptions(
+        base_url=args.base_url, profile=args.profile, report_dir=args.report_dir,
+        suite=args.suite, only=tuple(args.only), max_examples=args.max_examples, seed=args.seed,
+        workers=args.workers, strict=args.strict, allow_mutations=args.allow_mutations,
+        baseline=args.baseline, max_wait=args.max_wait,
+    )
+    try:
+        return runner.run(options)
+    except runner.RunUsageError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # --- specs ------------------------------------------------------------------------------------

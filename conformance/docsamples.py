@@ -41,7 +41,8 @@ class SampleResult:
         if self.lenient_errors:
             return f"{self.file}: fails the lenient spec: {self.lenient_errors[0]}"
         if not self.expected_conflicts and self.strict_errors:
-            return f"{self.file}: fails the strict spec but lists no conflict: {self.strict_errors[0]}"
+            return (f"{self.file}: fails the strict spec but lists no conflict: "
+                    f"{self.strict_errors[0]}")
         if self.expected_conflicts and not self.strict_errors:
             return f"{self.file}: passes the strict spec though it lists {self.expected_conflicts}"
         if sorted(self.hits) != sorted(self.expected_conflicts):
@@ -71,7 +72,9 @@ def _family_of(operation_id: str) -> str:
 @cache
 def _doc(family: str, variant: frozenset[str] | None) -> dict:
     """``variant`` None: lenient; a set: those conflicts strict; the full set: strict."""
-    return specs.load_family(family, only=variant) if variant is not None else specs.load_family(family)
+    if variant is None:
+        return specs.load_family(family)
+    return specs.load_family(family, only=variant)
 
 
 def _json_errors(doc: dict, schema: dict | None, instance: object) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from importlib import resources
+import importlib.util
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -14,7 +14,12 @@ def _locate(top_level: str, packaged: str) -> Path:
     in_repo = _REPO_ROOT / top_level
     if in_repo.is_dir() and (_REPO_ROOT / "pyproject.toml").is_file():
         return in_repo
-    return Path(str(resources.files(packaged)))
+    # specs/ and fixtures/ have no __init__.py, so the installed copies are namespace packages:
+    # their search location is the real folder (resources.files() would give a wrapper object).
+    spec = importlib.util.find_spec(packaged)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"{top_level}/ is neither in a checkout nor installed")
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 def specs_dir() -> Path:

@@ -9,6 +9,7 @@ the node in the strict variant (``null`` removes it) and ``strict_patch`` deep-m
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -264,6 +265,15 @@ def _rename_colliding(doc: dict, family: str, taken: dict[tuple[str, str], Any])
 
 def load_combined(strict: bool = False) -> dict:
     return combine({family: load_family(family, strict) for family in FAMILIES})
+
+
+def spec_version() -> str:
+    """A short fingerprint of the spec sources, so a report says which specs judged the run."""
+    digest = hashlib.sha256()
+    for name in sorted([*FAMILIES.values(), COMMON_FILE]):
+        digest.update(name.encode())
+        digest.update((openapi_dir() / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def iter_operations(doc: dict, family: str = "") -> Iterator[Operation]:

@@ -65,7 +65,8 @@ def test_links_chain_the_documented_sequences():
     links = _links(specs.load_combined())
     assert {("isRedeemable", "issueValidationCode"), ("issueValidationCode", "redeemPoints"),
             ("redeemPoints", "reversePoints")} <= links
-    assert {("isTransferrable", "transferPoints"), ("transferPoints", "getTransferHistory")} <= links
+    assert {("isTransferrable", "transferPoints"),
+            ("transferPoints", "getTransferHistory")} <= links
 
 
 def test_schemathesis_builds_a_state_machine_from_the_links():

@@ -1,0 +1,381 @@
+"""Schemathesis fuzzing of every operation, with the suite's own checks, mapped to CON-* ids.
+
+The schemathesis engine (the same one `st run` drives) runs the phases; each failed check is
+mapped to the requirement it breaks. Custom checks raise AssertionError, as schemathesis counts
+anything else as an error of the check and hides it. A check returns True when it does not
+apply (schemathesis reads that as "skipped") and None when it checked and passed.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+
+import schemathesis
+from schemathesis.engine import events, from_schema
+
+from conformance import catalog, outcomes, specs, xsd
+from conformance.redaction import REDACTOR
+
+# Built-in checks that fit a target which may legitimately refuse any business request
+# (DC-11): positive_data_acceptance and the resource-lifecycle checks do not.
+BUILTIN_CHECKS = {
+    "not_a_server_error": "CON-04",
+    "status_code_conformance": "CON-06",
+    "content_type_conformance": "CON-06",
+    "response_schema_conformance": "CON-01",
+    "ignored_auth": "CON-07",
+}
+CUSTOM_CHECKS = {
+    "schema_invalid_request_refused": "CON-05",
+    "xml_valid_against_xsd": "CON-02",
+    "format_matches_content_type": "CON-06",
+    "xml_json_parity": "CON-03",
+    "no_credential_echo": "SEC-01",
+    "no_stack_trace_in_errors": "SEC-02",
+}
+CHECK_IDS = {**BUILTIN_CHECKS, **CUSTOM_CHECKS}
+# Link-driven sequences: a response breaking the schema there is a CON-08 failure.
+STATEFUL_IDS = {"response_schema_conformance": "CON-08"}
+MUTATING_OPERATIONS = frozenset({
+    "redeemPoints", "reversePoints", "transferPoints", "transferGroupPoints",
+    "requestGoodwillPoints", "requestGoodwillPointsV2Prefix",
+})
+XML_OPERATIONS = {"isRedeemable", "issueValidationCode", "redeemPoints"}
+# Parity needs the same call twice: only for calls that change nothing.
+PARITY_OPERATIONS = {"isRedeemable"}
+
+_TRACE = re.compile(
+    r"Traceback \(most recent call last\)|\bat [\w$.]+\([\w]+\.java:\d+\)|"
+    r"File \"[^\"]+\", line \d+|\bException in thread\b|\.internal\b|\binternal-[\w-]+\.",
+)
+
+
+# --- custom checks ----------------------------------------------------------------------------
+
+def _operation_id(case) -> str:
+    return case.operation.definition.raw.get("operationId", "")
+
+
+def _requested_format(case) -> str:
+    return str((case.query or {}).get("format", "json")).lower()
+
+
+def _media(response) -> str:
+    values = response.headers.get("content-type") or response.headers.get("Content-Type") or [""]
+    value = values[0] if isinstance(values, list) else values
+    return value.split(";")[0].strip().lower()
+
+
+@cache
+def _xsd_for(operation_id: str, strict: bool):
+    target = xsd.XsdTarget(operation_id, "response", strict)
+    return xsd.load(target)
+
+
+def _strict_of(case) -> bool:
+    return bool(case.operation.schema.raw_schema.get("info", {}).get("x-strict"))
+
+
+@schemathesis.check
+def xml_valid_against_xsd(ctx, response, case):
+    """CON-02: a v1.1 XML answer is well-formed and valid against the XSD."""
+    op = _operation_id(case)
+    if op not in XML_OPERATIONS or _media(response) not in ("application/xml", "text/xml"):
+        return True
+    if response.status_code not in (200, 400):
+        return True
+    try:
+        ET.fromstring(response.content)
+    except ET.ParseError as exc:
+        raise AssertionError(f"XML response is not well-formed: {exc}") from None
+    errors = list(_xsd_for(op, _strict_of(case)).iter_errors(response.content.decode("utf-8",
+                                                                                     "replace")))
+    if errors:
+        first = errors[0]
+        raise AssertionError(f"XML response is not valid against the XSD at {first.path}: "
+                             f"{first.reason}")
+    return None
+
+
+@cache
+def _refusal_codes() -> frozenset[int]:
+    return frozenset(c["code"] for c in catalog.error_codes() if c["kind"] != "success")
+
+
+def _body_refusal_code(response) -> int | None:
+    """The documented refusal code a body carries (v1.1 item_status, v2 errors/warnings)."""
+    if _media(response) in ("application/xml", "text/xml"):
+        try:
+            root = ET.fromstring(response.content)
+        except ET.ParseError:
+            return None
+        body: object = {root.tag: xml_to_data(root)}
+    else:
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+    codes = outcomes.v2_codes(body)
+    if isinstance(body, dict) and "response" in body:
+        codes.append(outcomes.v11_code(body))
+    return next((c for c in codes if c in _refusal_codes()), None)
+
+
+@schemathesis.check
+def schema_invalid_request_refused(ctx, response, case):
+    """CON-05: a schema-invalid request is refused with a 4xx or a documented refusal code."""
+    from schemathesis.specs.openapi.checks import negative_data_rejection
+
+    try:
+        return negative_data_rejection(ctx, response, case)
+    except Exception as exc:  # schemathesis raises its own failure types
+        if response.status_code < 500 and _body_refusal_code(response) is not None:
+            return None  # refused in the body, as DC-11 allows
+        title = getattr(exc, "title", "Schema-violating request accepted")
+        raise AssertionError(f"{title}: {getattr(exc, 'message', exc)}") from None
+
+
+@schemathesis.check
+def format_matches_content_type(ctx, response, case):
+    """CON-06: format=xml answers XML, format=json (or none) answers JSON."""
+    op = _operation_id(case)
+    # Undocumented statuses (a 405 for a method the coverage phase tried) are CON-06's
+    # status_code_conformance business, not a format question.
+    if op not in XML_OPERATIONS or response.status_code not in (200, 400) or \
+            not response.content:
+        return True
+    wanted = _requested_format(case)
+    if wanted not in ("json", "xml"):
+        return True
+    media = _media(response)
+    ok = media.endswith("json") if wanted == "json" else media in ("application/xml", "text/xml")
+    if not ok:
+        raise AssertionError(f"Asked for format={wanted}, received Content-Type {media!r}")
+    return None
+
+
+def xml_to_data(element: ET.Element) -> object:
+    """The JSON shape of an XML element: wrapper arrays of <element>, text leaves."""
+    children = list(element)
+    if not children:
+        return (element.text or "").strip()
+    if all(child.tag == "element" for child in children):
+        return [xml_to_data(child) for child in children]
+    return {child.tag: xml_to_data(child) for child in children}
+
+
+def _leaves(data: object, prefix: str = "") -> dict[str, str]:
+    if isinstance(data, dict):
+        out: dict[str, str] = {}
+        for key, value in data.items():
+            out.update(_leaves(value, f"{prefix}/{key}"))
+        return out
+    if isinstance(data, list):
+        out = {}
+        for index, value in enumerate(data):
+            out.update(_leaves(value, f"{prefix}/{index}"))
+        return out
+    if isinstance(data, bool):
+        return {prefix: str(data).lower()}
+    return {prefix: "" if data is None else str(data)}
+
+
+@schemathesis.check
+def xml_json_parity(ctx, response, case):
+    """CON-03: the same read-only call in XML and JSON carries the same values."""
+    op = _operation_id(case)
+    if op not in PARITY_OPERATIONS or _requested_format(case) != "xml":
+        return True
+    if response.status_code != 200 or _media(response) not in ("application/xml", "text/xml"):
+        return True
+    try:
+        xml_root = ET.fromstring(response.content)
+    except ET.ParseError:
+        return True  # xml_valid_against_xsd reports it
+    twin = case.operation.Case(
+        path_parameters=case.path_parameters, headers=case.headers, cookies=case.cookies,
+        query={**(case.query or {}), "format": "json"}, body=case.body,
+        media_type=case.media_type,
+    )
+    other = twin.call(session=getattr(ctx, "session", None))
+    if other.status_code != 200:
+        raise AssertionError(f"format=xml answered 200 but format=json answered "
+                             f"{other.status_code} for the same call")
+    try:
+        json_data = other.json()
+    except ValueError:
+        return True  # content_type/schema checks report it
+    xml_data = {xml_root.tag: xml_to_data(xml_root)}
+    if xml_root.tag == "root" and isinstance(xml_data["root"], dict):
+        xml_data = xml_data["root"]  # the alternate <root> wrapper (DC-15)
+    xml_leaves, json_leaves = _leaves(xml_data), _leaves(json_data)
+    differing = sorted(k for k in set(xml_leaves) & set(json_leaves)
+                       if xml_leaves[k] != json_leaves[k])
+    missing = sorted(set(json_leaves) - set(xml_leaves))
+    if differing or missing:
+        detail = "; ".join([f"{k}: xml {xml_leaves[k]!r} json {json_leaves[k]!r}"
+                            for k in differing[:5]] + [f"{k} only in JSON" for k in missing[:5]])
+        raise AssertionError(f"XML and JSON answers differ: {detail}")
+    return None
+
+
+@schemathesis.check
+def no_credential_echo(ctx, response, case):
+    """SEC-01: no response carries a credential the suite sent."""
+    body = response.content.decode("utf-8", "replace")
+    headers = " ".join(f"{k}: {v}" for k, v in response.headers.items())
+    for secret in REDACTOR.secrets:
+        if secret in body or secret in headers:
+            raise AssertionError("The response echoes a credential the suite sent "
+                                 "(shown here redacted)")
+    return None
+
+
+@schemathesis.check
+def no_stack_trace_in_errors(ctx, response, case):
+    """SEC-02: error bodies carry no stack traces or internal host names."""
+    if response.status_code < 400:
+        return True
+    match = _TRACE.search(response.content.decode("utf-8", "replace"))
+    if match:
+        raise AssertionError(f"Error body leaks internals: {match.group(0)!r}")
+    return None
+
+
+# --- running ----------------------------------------------------------------------------------
+
+@dataclass
+class FuzzFailure:
+    req_id: str
+    operation: str
+    check: str
+    message: str
+    curl: str
+    exchange: dict | None = None
+
+
+@dataclass
+class FuzzOutcome:
+    operations: dict[str, int] = field(default_factory=dict)  # label -> test cases
+    failures: list[FuzzFailure] = field(default_factory=list)
+    checks_run: dict[str, int] = field(default_factory=dict)  # requirement id -> checks passed
+    errors: list[str] = field(default_factory=list)  # engine problems (unreachable target …)
+    skipped: dict[str, str] = field(default_factory=dict)  # label -> why
+
+
+@dataclass(frozen=True)
+class FuzzSettings:
+    base_url: str
+    username: str
+    password: str  # as sent (md5 already applied when the profile asks)
+    org_id: str = ""
+    ui_token: str = ""
+    timeout_s: float = 10.0
+    max_examples: int = 25
+    seed: int | None = None
+    strict: bool = False
+    allow_mutations: bool = True
+    workers: int = 1
+
+
+def build_schema(settings: FuzzSettings, *, phases: Iterable[str],
+                 operation_ids: Iterable[str] | None = None):
+    doc = specs.load_combined(strict=settings.strict)
+    doc["info"]["x-strict"] = settings.strict
+    config = schemathesis.Config()
+    if settings.seed is not None:
+        config.update(seed=settings.seed, max_failures=None)
+    schema = schemathesis.openapi.from_dict(doc, config=config)
+    schema.config.update(
+        base_url=settings.base_url,
+        basic_auth=(settings.username, settings.password),
+        headers={"X-CAP-API-AUTH-ORG-ID": settings.org_id,
+                 "X-CAP-UI-AUTH-TOKEN": settings.ui_token},
+        request_timeout=settings.timeout_s,
+        max_redirects=0,  # a redirect is never followed: credentials stay with the target
+        workers=settings.workers,
+        continue_on_failure=True,
+    )
+    schema.config.phases.update(phases=list(phases))
+    schema.config.generation.update(max_examples=settings.max_examples)
+    schema.config.checks.update(included_check_names=list(CHECK_IDS))
+    if operation_ids is not None:
+        schema = schema.include(operation_id=list(operation_ids))
+    if not settings.allow_mutations:
+        schema = schema.exclude(operation_id=sorted(MUTATING_OPERATIONS))
+    return schema
+
+
+def _exchange(recorder, case_id: str) -> dict | None:
+    interaction = recorder.interactions.get(case_id)
+    if interaction is None or interaction.response is None:
+        return None
+    req, resp = interaction.request, interaction.response
+    body = req.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    return {
+        "method": req.method,
+        "url": req.uri,
+        "request_headers": REDACTOR.headers({k: v[0] if isinstance(v, list) else v
+                                             for k, v in (req.headers or {}).items()}),
+        "request_body": REDACTOR.text(body),
+        "status": resp.status_code,
+        "response_headers": REDACTOR.headers({k: v[0] if isinstance(v, list) else v
+                                              for k, v in resp.headers.items()}),
+        "response_body": REDACTOR.text(resp.content.decode("utf-8", "replace")[:16384]),
+        "elapsed_ms": round(resp.elapsed * 1000, 1),
+    }
+
+
+def run(settings: FuzzSettings, *, phases: Iterable[str],
+        operation_ids: Iterable[str] | None = None,
+        progress: Callable[[str], None] | None = None) -> FuzzOutcome:
+    """Run the engine and return what it found, failures mapped to requirement ids."""
+    phases = list(phases)
+    stateful = phases == ["stateful"]
+    schema = build_schema(settings, phases=phases, operation_ids=operation_ids)
+    outcome = FuzzOutcome()
+    seen: set[tuple[str, str, str, str]] = set()
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            label = event.label or "stateful"
+            recorder = event.recorder
+            outcome.operations[label] = outcome.operations.get(label, 0) + len(recorder.cases)
+            if event.skip_reason:
+                outcome.skipped[label] = event.skip_reason
+            for case_id, checks in recorder.checks.items():
+                for check in checks:
+                    req_id = (STATEFUL_IDS.get(check.name) if stateful else None) or \
+                        CHECK_IDS.get(check.name)
+                    if req_id is None:
+                        continue
+                    if check.failure_info is None:
+                        if check.status.value == "success":
+                            outcome.checks_run[req_id] = outcome.checks_run.get(req_id, 0) + 1
+                        continue
+                    failure = check.failure_info.failure
+                    message = REDACTOR.text(f"{failure.title}: {failure.message}".strip()) or ""
+                    case = recorder.cases.get(case_id)
+                    op_label = case.value.operation.label if case is not None else label
+                    key = (req_id, op_label, check.name, failure.title)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    outcome.failures.append(FuzzFailure(
+                        req_id=req_id, operation=op_label, check=check.name, message=message,
+                        curl=REDACTOR.text(check.failure_info.code_sample) or "",
+                        exchange=_exchange(recorder, case_id),
+                    ))
+            if progress:
+                progress(f"{'stateful' if stateful else 'fuzz'} {label}: "
+                         f"{outcome.operations[label]} cases, {len(outcome.failures)} failures")
+        elif isinstance(event, events.NonFatalError):
+            outcome.errors.append(REDACTOR.text(str(event.info.message)) or "")
+        elif isinstance(event, events.FatalError):
+            outcome.errors.append(REDACTOR.text(str(event.exception)) or "")
+    return outcome

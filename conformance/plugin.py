@@ -1,0 +1,241 @@
+"""pytest plugin (``pytest11`` entry point): target options, the requirement marker, run state.
+
+`points-conformance run` is a thin wrapper around ``pytest --pyargs conformance.suite`` with
+these options, so a user can also run the suite with plain pytest and ``-k``. Outcomes are
+aggregated per requirement id into the one results model (conformance.results).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from conformance import __version__, catalog
+from conformance.redaction import REDACTOR
+
+SUITES = ("all", "contract", "fuzz", "scenarios")
+
+
+@dataclass
+class RunState:
+    """Everything a run shares: the target, its client and what the run has done to it."""
+
+    profile: object
+    client: object
+    collector: object
+    budget: object
+    undo: object
+    otp: object | None
+    balances: object
+    clock: object
+    options: dict
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    progress_writer: object = None
+    _local: threading.local = field(default_factory=threading.local)
+
+    @property
+    def evidence(self) -> list:
+        """Exchanges and notes gathered by the test running on this thread."""
+        if not hasattr(self._local, "evidence"):
+            self._local.evidence = []
+        return self._local.evidence
+
+    def reset_evidence(self) -> None:
+        self._local.evidence = []
+
+    def progress(self, message: str) -> None:
+        writer = self.progress_writer
+        if writer is not None:
+            writer.write_line(f"[points-conformance] {REDACTOR.text(message)}")
+
+
+STATE_KEY = pytest.StashKey[RunState]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("points-conformance", "points-conformance target")
+    group.addoption("--pc-profile", metavar="PATH", help="target profile (YAML)")
+    group.addoption("--pc-base-url", metavar="URL", help="overrides target.base_url")
+    group.addoption("--pc-report-dir", metavar="DIR", help="write results.json and index.html")
+    group.addoption("--pc-suite", choices=SUITES, default="all")
+    group.addoption("--pc-only", action="append", default=[], metavar="ID",
+                    help="run only the tests of these requirement ids")
+    group.addoption("--pc-strict", action="store_true", help="use the strict specs")
+    group.addoption("--pc-allow-mutations", action="store_true",
+                    help="allow state-changing calls to a non-loopback target")
+    group.addoption("--pc-max-examples", type=int, default=25, metavar="N")
+    group.addoption("--pc-seed", type=int, default=None, metavar="N")
+    group.addoption("--pc-workers", type=int, default=1, metavar="N")
+    group.addoption("--pc-max-wait", type=float, default=30.0, metavar="S",
+                    help="longest a scenario may wait for a code to expire")
+    group.addoption("--pc-baseline", metavar="FILE", help="known failures that do not fail the run")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requirement(*ids, explicit=False): catalog ids the test verifies; with "
+        "explicit=True the test records its own outcomes per id")
+    config.addinivalue_line(
+        "markers", "contract_phase: a schema-driven (fuzzing) test rather than a scenario")
+    if config.getoption("pc_profile") is None:
+        return
+    from conformance import client as client_mod
+    from conformance import hooks, mechanics, results
+    from conformance.profile import load_profile
+
+    profile = load_profile(Path(config.getoption("pc_profile")),
+                           base_url=config.getoption("pc_base_url"))
+    state_holder: dict = {}
+
+    def recorder(exchange) -> None:
+        state = state_holder.get("state")
+        if state is not None:
+            state.evidence.append(exchange.to_dict())
+
+    target = client_mod.TargetClient(profile, allow_mutations=config.getoption(
+        "pc_allow_mutations"), recorder=recorder)
+    state = RunState(
+        profile=profile, client=target, collector=results.Collector(),
+        budget=mechanics.Budget(profile.budget_max_points), undo=mechanics.UndoLog(),
+        otp=hooks.OtpSource.from_profile(profile, target) if profile.otp else None,
+        balances=hooks.BalanceSource.from_profile(profile, target),
+        clock=hooks.Clock.from_profile(profile, target),
+        options={
+            "strict": config.getoption("pc_strict"),
+            "allow_mutations": config.getoption("pc_allow_mutations"),
+            "max_examples": config.getoption("pc_max_examples"),
+            "seed": config.getoption("pc_seed"),
+            "workers": config.getoption("pc_workers"),
+            "max_wait": config.getoption("pc_max_wait"),
+            "suite": config.getoption("pc_suite"),
+            "only": set(config.getoption("pc_only")),
+        },
+    )
+    state_holder["state"] = state
+    config.stash[STATE_KEY] = state
+
+
+def _state(config: pytest.Config) -> RunState | None:
+    return config.stash.get(STATE_KEY, None)
+
+
+@pytest.fixture(scope="session")
+def pc(request: pytest.FixtureRequest) -> RunState:
+    """The run's shared state; the suite's tests skip when no target profile was given."""
+    state = _state(request.config)
+    if state is None:
+        pytest.skip("no target: pass --pc-profile (points-conformance run does)")
+    return state
+
+
+def _ids(item: pytest.Item) -> tuple[list[str], bool]:
+    marker = item.get_closest_marker("requirement")
+    if marker is None:
+        return [], False
+    return list(marker.args), bool(marker.kwargs.get("explicit", False))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = _state(config)
+    if state is None:
+        return
+    only, suite = state.options["only"], state.options["suite"]
+    unknown = only - {r.id for r in catalog.requirements()}
+    if unknown:
+        raise pytest.UsageError(f"--only: unknown requirement id(s) {', '.join(sorted(unknown))}")
+    keep, drop = [], []
+    for item in items:
+        ids, _ = _ids(item)
+        selected = not only or bool(set(ids) & only)
+        kind = "contract" if item.get_closest_marker("contract_phase") else "scenarios"
+        if suite == "contract" and kind != "contract":
+            selected = False
+        if suite == "scenarios" and kind != "scenarios":
+            selected = False
+        if suite == "fuzz" and kind != "contract":
+            selected = False
+        (keep if selected else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    state = _state(item.config)
+    if state is not None:
+        state.reset_evidence()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    state = _state(item.config)
+    ids, explicit = _ids(item)
+    if state is None or not ids or explicit:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        status, reason = _status(report, call)
+        for req_id in ids:
+            state.collector.record(req_id, status, reason=reason, evidence=list(state.evidence),
+                                   source=item.nodeid)
+
+
+def _status(report: pytest.TestReport, call: pytest.CallInfo) -> tuple[str, str]:
+    if report.outcome == "passed":
+        return "passed", ""
+    if report.outcome == "skipped":
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        return "skipped", reason.removeprefix("Skipped: ")
+    excinfo = call.excinfo
+    if excinfo is not None and excinfo.errisinstance(AssertionError):
+        return "failed", REDACTOR.text(str(excinfo.value).strip()) or "assertion failed"
+    if excinfo is not None:
+        text = f"{excinfo.typename}: {excinfo.value}"
+        return "error", REDACTOR.text(text) or excinfo.typename
+    return "failed", "failed"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = _state(session.config)
+    if state is not None:
+        state.progress_writer = session.config.pluginmanager.get_plugin("terminalreporter")
+        state.progress(f"target {state.profile.base_url}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = _state(session.config)
+    if state is None:
+        return
+    if state.undo.outstanding:
+        state.progress("undoing the run's redemptions")
+    for line in state.undo.undo_all(state.client):
+        state.collector.undone(line)
+    report_dir = session.config.getoption("pc_report_dir")
+    if report_dir is None:
+        return
+    from conformance import report, results, specs
+
+    baseline_path = session.config.getoption("pc_baseline")
+    baseline = results.Baseline.load(baseline_path) if baseline_path else None
+    only = state.options["only"]
+    skip_reasons = {r.id: "not selected (--only)" for r in catalog.requirements()
+                    if only and r.id not in only}
+    result = state.collector.build(
+        target=state.profile.base_url, started_at=state.started_at,
+        finished_at=datetime.now(UTC), suite_version=__version__,
+        spec_version=specs.spec_version(), strict=state.options["strict"],
+        aborted_reason=session.config.stash.get(ABORT_KEY, None), baseline=baseline,
+        skip_reasons=skip_reasons,
+    )
+    report.write_reports(result, Path(report_dir), pytest_html="pytest-report.html")
+
+
+ABORT_KEY = pytest.StashKey[str]()

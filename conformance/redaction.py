@@ -1,0 +1,52 @@
+"""Keep credentials out of everything the suite writes or prints."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+
+MASK = "[REDACTED]"
+SENSITIVE_HEADERS = {"authorization", "proxy-authorization", "x-cap-ui-auth-token", "cookie",
+                     "set-cookie"}
+
+
+class Redactor:
+    """Replaces every known secret, and the encodings it travels in, with a mask."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, secret: str | None, *, username: str | None = None) -> None:
+        """Register a secret; with ``username``, also its Basic and md5 forms."""
+        if not secret or len(secret) < 3:
+            return
+        forms = {secret, hashlib.md5(secret.encode()).hexdigest()}
+        if username is not None:
+            for password in list(forms):
+                token = base64.b64encode(f"{username}:{password}".encode()).decode()
+                forms |= {token, f"Basic {token}"}
+        with self._lock:
+            self._secrets |= forms
+            ordered = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+    def text(self, value: str | None) -> str | None:
+        if value is None or self._pattern is None:
+            return value
+        return self._pattern.sub(MASK, value)
+
+    def headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        return {name: (MASK if name.lower() in SENSITIVE_HEADERS else self.text(str(value)) or "")
+                for name, value in (headers or {}).items()}
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return frozenset(self._secrets)
+
+
+# One per process: the profile registers its secrets once, every writer consults it.
+REDACTOR = Redactor()

@@ -1,0 +1,257 @@
+"""Write a run's reports into its folder: results.json and the self-contained index.html.
+
+Both come from the same ``RunResult.to_json()`` dict (already redacted); the page is one
+autoescaped Jinja2 template, so anything a target sends back is shown as text, never as markup.
+JUnit XML is written by pytest itself (``--junitxml``) into the same folder; the page links it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+
+from conformance.results import RunResult, scrub
+
+RESULTS_FILE = "results.json"
+HTML_FILE = "index.html"
+JUNIT_FILE = "junit.xml"
+LATEST = "latest"
+TEMPLATE = "report.html.j2"
+SCRIPT = "report.js"
+# Bodies longer than this are collapsed in <details> so a failure stays readable at a glance.
+LONG_BODY_CHARS = 600
+LONG_BODY_LINES = 12
+_EMPTY_CONTAINER = re.compile(r"([\[{])\n\s*([\]}])")
+VERDICT_TEXT = {"conformant": "Conformant", "non-conformant": "Non-conformant",
+                "aborted": "Aborted"}
+
+
+def write_reports(result: RunResult, report_dir: Path, *,
+                  pytest_html: str | None = None) -> dict[str, Path]:
+    """Write results.json and index.html into ``report_dir``; returns their paths by file name."""
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    data = result.to_json()
+    paths = {RESULTS_FILE: report_dir / RESULTS_FILE, HTML_FILE: report_dir / HTML_FILE}
+    _write_atomic(paths[RESULTS_FILE], json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    link = _relative_link(pytest_html, report_dir) if pytest_html else None
+    _write_atomic(paths[HTML_FILE], render_html(data, pytest_html=link))
+    return paths
+
+
+def render_html(data: Mapping[str, Any], *, pytest_html: str | None = None,
+                junit: str = JUNIT_FILE) -> str:
+    """The report page for a results.json dict (``RunResult.to_json()`` or a loaded file)."""
+    r = scrub(data)  # a loaded results.json may predate a secret the redactor now knows
+    env = _environment()
+    script = _script()
+    failures = [_failure_view(row) for row in r["requirements"]
+                if row["status"] in ("failed", "error")]
+    fuzz_counts: dict[str, int] = {}
+    for failure in r["fuzz"]["failures"]:
+        fuzz_counts[failure["id"]] = fuzz_counts.get(failure["id"], 0) + 1
+    for row in failures:
+        row["fuzz_count"] = fuzz_counts.get(row["id"], 0)
+    fuzz_failures, seen_ids = [], set()
+    for failure in r["fuzz"]["failures"]:
+        exchange = _evidence_view(failure["exchange"]) if failure.get("exchange") else None
+        fuzz_failures.append({**failure, "exchange": exchange,
+                              "first_of_id": failure["id"] not in seen_ids})
+        seen_ids.add(failure["id"])
+    status_counts = {status: sum(1 for row in r["requirements"] if row["status"] == status)
+                     for status in ("passed", "failed", "skipped", "error")}
+    return env.get_template(TEMPLATE).render(
+        r=r,
+        verdict_text=VERDICT_TEXT.get(r["verdict"], r["verdict"]),
+        duration=_duration(r["duration_s"]),
+        must_failures=sum(1 for row in r["requirements"] if row["level"] == "MUST"
+                          and row["status"] in ("failed", "error") and not row["known"]),
+        known_count=sum(1 for row in r["requirements"] if row["known"]),
+        advisory_count=sum(1 for row in r["requirements"] if row["level"] == "SHOULD"
+                           and row["status"] in ("failed", "error")),
+        status_counts=status_counts,
+        failures=failures,
+        failure_ids={row["id"] for row in failures},
+        fuzz_failures=fuzz_failures,
+        selftest=_selftest_view(r.get("selftest")),
+        junit=junit,
+        pytest_html=pytest_html,
+        long_chars=LONG_BODY_CHARS,
+        long_lines=LONG_BODY_LINES,
+        script=Markup(script),  # our own file, not data: the CSP hash below pins it
+        script_hash=_csp_hash(script),
+    )
+
+
+def update_latest(reports_root: Path, report_dir: Path) -> Path:
+    """Point ``reports_root/latest`` at ``report_dir``: a symlink, else a text file naming it.
+
+    Raises FileExistsError when ``latest`` is a real directory, which is never ours to remove.
+    """
+    reports_root, report_dir = Path(reports_root), Path(report_dir)
+    reports_root.mkdir(parents=True, exist_ok=True)
+    latest = reports_root / LATEST
+    if latest.is_dir() and not latest.is_symlink():
+        raise FileExistsError(f"{latest} is a directory; not replacing it with a link")
+    # Relative, so the reports folder can be moved or archived and latest still resolves.
+    try:
+        target = os.path.relpath(report_dir.resolve(), reports_root.resolve())
+    except ValueError:  # another drive on Windows
+        target = str(report_dir.resolve())
+    # Build the new link beside the old one and rename it over: concurrent runs and readers
+    # never see a missing or half-written latest.
+    tmp = reports_root / f".{LATEST}.{os.getpid()}.tmp"
+    try:
+        tmp.unlink(missing_ok=True)
+        os.symlink(target, tmp, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        # Windows without the symlink privilege, or a file system without symlinks.
+        tmp.unlink(missing_ok=True)
+        tmp.write_text(Path(target).as_posix() + "\n", encoding="utf-8")
+    os.replace(tmp, latest)
+    return latest
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("conformance", "templates"),
+        autoescape=True,  # the template name ends in .j2, so select_autoescape would miss it
+        undefined=jinja2.StrictUndefined,  # a typo in the template fails the tests, not silently
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def _script() -> str:
+    env = _environment()
+    assert env.loader is not None
+    source, _, _ = env.loader.get_source(env, SCRIPT)
+    return source
+
+
+def _csp_hash(script: str) -> str:
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return "sha256-" + base64.b64encode(digest).decode("ascii")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _relative_link(target: str, report_dir: Path) -> str:
+    path = Path(target)
+    if path.is_absolute():
+        try:
+            path = Path(os.path.relpath(path, report_dir.resolve()))
+        except ValueError:  # another drive on Windows: an absolute file link still works
+            return path.as_uri()
+    return quote(path.as_posix())
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min {rest} s" if hours else f"{minutes} min {rest} s"
+
+
+def _pretty(body: str | None) -> str | None:
+    """Re-indent a JSON body for reading; anything else is shown exactly as received."""
+    if not body or body.lstrip()[:1] not in ("{", "["):
+        return body
+    try:
+        json.loads(body)
+    except ValueError:
+        return body
+    return _reindent(body)
+
+
+def _reindent(text: str) -> str:
+    # Only whitespace between tokens changes: json.dumps(json.loads()) would merge duplicate
+    # keys and rewrite numbers (10.50 -> 10.5), hiding exactly what a conformance report shows.
+    out: list[str] = []
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            out.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch in " \t\r\n":
+            continue
+        elif ch == '"':
+            in_string = True
+            out.append(ch)
+        elif ch in "{[":
+            depth += 1
+            out.append(ch + "\n" + "  " * depth)
+        elif ch in "}]":
+            depth -= 1
+            out.append("\n" + "  " * depth + ch)
+        elif ch == ",":
+            out.append(",\n" + "  " * depth)
+        elif ch == ":":
+            out.append(": ")
+        else:
+            out.append(ch)
+    return _EMPTY_CONTAINER.sub(r"\1\2", "".join(out))
+
+
+def _evidence_view(item: Mapping[str, Any]) -> dict[str, Any]:
+    if item.get("kind") == "note":
+        return {"kind": "note", "text": str(item.get("text", ""))}
+    elapsed = item.get("elapsed_ms")
+    return {
+        "kind": "exchange",
+        "note": item.get("note") or "",
+        "method": item.get("method", ""),
+        "url": item.get("url", ""),
+        "request_headers": dict(item.get("request_headers") or {}),
+        "request_body": _pretty(item.get("request_body")),
+        "status": item.get("status"),
+        "response_headers": dict(item.get("response_headers") or {}),
+        "response_body": _pretty(item.get("response_body")),
+        "elapsed": f"{elapsed:.0f} ms" if isinstance(elapsed, int | float) else "—",
+        "error": item.get("error") or "",
+        "curl": item.get("curl", ""),
+    }
+
+
+def _failure_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**row, "evidence": [_evidence_view(item) for item in row.get("evidence", [])],
+            "fuzz_count": 0}
+
+
+def _selftest_view(selftest: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not selftest:
+        return None
+    return {"caught": selftest.get("caught", 0), "total": selftest.get("total", 0),
+            "false_failures": selftest.get("false_failures", 0),
+            "version": selftest.get("version") or ""}

@@ -1,0 +1,145 @@
+"""`points-conformance run`: pick the target, run the packaged suite under pytest, report."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from conformance.paths import fixtures_dir
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
+
+
+class RunUsageError(Exception):
+    """A problem with the command line or the profile: exit 2 with this one line."""
+
+
+@dataclass
+class RunOptions:
+    base_url: str | None = None
+    profile: Path | None = None
+    report_dir: Path | None = None
+    suite: str = "all"
+    only: tuple[str, ...] = ()
+    max_examples: int = 25
+    seed: int | None = None
+    workers: int = 1
+    strict: bool = False
+    allow_mutations: bool = False
+    baseline: Path | None = None
+    max_wait: float = 30.0
+
+
+def default_report_dir(root: Path = Path("reports")) -> Path:
+    return root / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+@contextlib.contextmanager
+def _target(options: RunOptions) -> Iterator[tuple[str | None, Path]]:
+    """The base URL and profile to use; with no URL, the reference server on a free port."""
+    if options.base_url is not None or options.profile is not None:
+        if options.profile is None:
+            raise RunUsageError("--base-url needs --profile: the profile names the target's "
+                                "customers, program rules and credentials (see "
+                                "fixtures/profiles/staging-example.yaml)")
+        yield options.base_url, options.profile
+        return
+    from conformance import server
+
+    with tempfile.TemporaryDirectory(prefix="points-conformance-") as tmp:
+        with server.run_in_thread(db=Path(tmp) / "reference.sqlite3") as running:
+            yield running.base_url, fixtures_dir() / "profiles" / "reference.yaml"
+
+
+def _validate(options: RunOptions) -> None:
+    from conformance import catalog
+
+    if options.max_examples < 1:
+        raise RunUsageError(f"--max-examples {options.max_examples}: must be at least 1")
+    if options.workers < 1:
+        raise RunUsageError(f"--workers {options.workers}: must be at least 1")
+    if options.max_wait < 0:
+        raise RunUsageError(f"--max-wait {options.max_wait}: must not be negative")
+    known = {r.id for r in catalog.requirements()}
+    unknown = [i for i in options.only if i not in known]
+    if unknown:
+        raise RunUsageError(f"--only: unknown requirement id(s) {', '.join(unknown)}; "
+                            "`points-conformance requirements` lists them")
+    if options.profile is not None and not options.profile.is_file():
+        raise RunUsageError(f"--profile {options.profile}: no such file")
+    if options.baseline is not None:
+        from conformance import results
+
+        try:
+            results.Baseline.load(options.baseline)
+        except results.BaselineError as exc:
+            raise RunUsageError(str(exc)) from None
+
+
+def _check_profile(profile: Path, base_url: str | None) -> None:
+    from conformance.profile import ProfileError, load_profile
+
+    try:
+        load_profile(profile, base_url=base_url)
+    except ProfileError as exc:
+        raise RunUsageError(str(exc)) from None
+
+
+def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
+                 report_dir: Path) -> list[str]:
+    args = ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "-q",
+            "-o", "console_output_style=classic", "-W", "ignore::DeprecationWarning",
+            f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2",
+            f"--html={report_dir / 'pytest-report.html'}", "--self-contained-html",
+            "--pc-profile", str(profile), "--pc-report-dir", str(report_dir),
+            "--pc-suite", options.suite, "--pc-max-examples", str(options.max_examples),
+            "--pc-workers", str(options.workers), "--pc-max-wait", str(options.max_wait)]
+    if base_url is not None:
+        args += ["--pc-base-url", base_url]
+    if options.seed is not None:
+        args += ["--pc-seed", str(options.seed)]
+    if options.strict:
+        args.append("--pc-strict")
+    if options.allow_mutations:
+        args.append("--pc-allow-mutations")
+    if options.baseline is not None:
+        args += ["--pc-baseline", str(options.baseline)]
+    for req_id in options.only:
+        args += ["--pc-only", req_id]
+    return args
+
+
+def run(options: RunOptions) -> int:
+    import pytest
+
+    from conformance import report
+
+    _validate(options)
+    report_dir = options.report_dir or default_report_dir()
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunUsageError(f"--report-dir {report_dir}: {exc.strerror}") from None
+    with _target(options) as (base_url, profile):
+        _check_profile(profile, base_url)
+        exit_status = pytest.main(_pytest_args(options, base_url, profile, report_dir))
+    results_path = report_dir / "results.json"
+    if not results_path.is_file():
+        print(f"points-conformance: the run could not finish (pytest exit {int(exit_status)}); "
+              f"see the output above", file=sys.stderr)
+        return EXIT_ABORTED
+    data = json.loads(results_path.read_text(encoding="utf-8"))
+    if options.report_dir is None:
+        report.update_latest(report_dir.parent, report_dir)
+    summary = data["summary"]
+    print(f"\nverdict: {data['verdict']}  (MUST: {summary['MUST']['passed']} passed, "
+          f"{summary['MUST']['failed']} failed, {summary['MUST']['skipped']} skipped; "
+          f"SHOULD: {summary['SHOULD']['passed']} passed, {summary['SHOULD']['failed']} failed)")
+    print(f"report: {report_dir / 'index.html'}")
+    return {"conformant": EXIT_OK, "non-conformant": EXIT_FAIL}.get(data["verdict"], EXIT_ABORTED)

@@ -1,0 +1,1 @@
+"""The conformance suite itself: pytest tests run against a target by `points-conformance run`."""

@@ -1,0 +1,273 @@
+"""The run's report folder: results.json, the self-contained index.html, and reports/latest."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from conformance import catalog, report
+from conformance.exchange import Exchange
+from conformance.redaction import REDACTOR
+from conformance.results import Baseline, Collector, RunResult, note, schema_errors
+
+START = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+SCRIPT_BODY = '{"message": "<script>alert(document.cookie)</script>", "code": 500}'
+
+
+def build(collector: Collector, **kwargs) -> RunResult:
+    options = {"target": "http://127.0.0.1:8080", "started_at": START,
+               "finished_at": START + timedelta(seconds=42), "suite_version": "0.1.0",
+               "spec_version": "2025.03", "strict": False}
+    return collector.build(**{**options, **kwargs})
+
+
+def failing_exchange(**overrides) -> Exchange:
+    fields = {"method": "POST",
+              "url": "http://127.0.0.1:8080/v1.1/points/redeem?format=json",
+              "request_headers": {"Content-Type": "application/json",
+                                  "X-CAP-API-AUTH-ORG-ID": "100458"},
+              "request_body": '{"root": {"redeem": [{"points_redeemed": 100}]}}',
+              "status": 500, "response_headers": {"Content-Type": "application/json"},
+              "response_body": SCRIPT_BODY, "elapsed_ms": 31.7, "note": "redeem 100 points"}
+    return Exchange(**{**fields, **overrides})
+
+
+def sample_result(**kwargs) -> RunResult:
+    collector = Collector()
+    collector.record("RDM-01", "passed")
+    collector.record("RDM-02", "failed", reason="expected item_status 800, received 807",
+                     evidence=[note("balance before 5000, after 4900"), failing_exchange()],
+                     source="tests/scenarios/test_redeem.py::test_valid_redeem")
+    collector.record("REV-02", "failed", reason="second reversal accepted")
+    collector.record("OTP-05", "skipped", reason="no clock hook; --max-wait 0")
+    collector.record("SEC-01", "failed", reason="Authorization echoed")
+    collector.fuzz_cases("POST /v1.1/points/redeem", 30)
+    collector.fuzz_cases("GET /v2/points/transfer", 12)
+    collector.fuzz_failure("CON-04", operation="POST /v1.1/points/redeem",
+                           check="not_a_server_error", message="Received 500",
+                           exchange=failing_exchange(request_body='{"points_redeemed": -1}'))
+    collector.undone("redemption r0njPT (100 points, 447700900001): reversal refused with 812")
+    collector.note("target answers business refusals with HTTP 200")
+    return build(collector, **kwargs)
+
+
+@pytest.fixture
+def written(tmp_path) -> tuple[RunResult, dict[str, Path]]:
+    result = sample_result(baseline=Baseline({"REV-02": "vendor ticket PTS-4"}))
+    return result, report.write_reports(result, tmp_path / "run", pytest_html="pytest.html")
+
+
+def page(paths: dict[str, Path]) -> str:
+    return paths["index.html"].read_text(encoding="utf-8")
+
+
+def test_the_report_folder_holds_results_json_and_index_html(written):
+    result, paths = written
+    assert set(paths) == {"results.json", "index.html"}
+    data = json.loads(paths["results.json"].read_text(encoding="utf-8"))
+    assert data == result.to_json()
+    assert schema_errors(data) == []
+
+
+@pytest.mark.parametrize(("kwargs", "banner", "detail"), [
+    ({}, "Non-conformant", "3 MUST requirements failed"),
+    ({"aborted_reason": "target unreachable: connection refused"}, "Aborted",
+     "connection refused"),
+])
+def test_the_page_opens_with_the_verdict(tmp_path, kwargs, banner, detail):
+    text = page(report.write_reports(sample_result(**kwargs), tmp_path))
+    verdict = re.search(r'<div class="banner [^"]+" id="verdict">(.*?)</div>', text, re.S)
+    assert verdict and banner in verdict.group(1) and detail in verdict.group(1)
+
+
+def test_a_conformant_run_says_so(tmp_path):
+    collector = Collector()
+    collector.record("RDM-01", "passed")
+    collector.record("RDM-11", "failed")
+    text = page(report.write_reports(build(collector), tmp_path))
+    assert '<div class="banner conformant"' in text
+    assert "1 SHOULD advisory" in text
+
+
+def test_the_page_states_target_versions_mode_time_and_summary(written):
+    _, paths = written
+    text = page(paths)
+    for fact in ("http://127.0.0.1:8080", "0.1.0", "2025.03", "lenient", "2025-03-01T09:30:00Z",
+                 "42.0 s"):
+        assert fact in text
+    summary = re.search(r'<table id="summary".*?</table>', text, re.S).group(0)
+    assert re.search(r"<th>MUST</th><td class=\"num\">1</td><td class=\"num\">3</td>", summary)
+
+
+def test_the_matrix_has_every_requirement_with_its_seed_reference(written):
+    _, paths = written
+    text = page(paths)
+    for req in catalog.requirements():
+        assert text.count(f'<tr id="req-{req.id}"') == 1
+    row = re.search(r'<tr id="req-RDM-02".*?</tr>', text, re.S).group(0)
+    assert 'data-status="failed"' in row and "001_c5227fd0f7edc4bf.txt#Redeem Points" in row
+    assert "expected item_status 800, received 807" in row
+
+
+def test_known_failures_and_a_stale_baseline_are_shown(tmp_path):
+    collector = Collector()
+    collector.record("REV-02", "failed")
+    collector.record("RDM-01", "passed")
+    result = build(collector, baseline=Baseline({"REV-02": "ticket PTS-4", "RDM-01": "old"}))
+    text = page(report.write_reports(result, tmp_path))
+    row = re.search(r'<tr id="req-REV-02".*?</tr>', text, re.S).group(0)
+    assert "known" in row and "known failure" in row and "PTS-4" in row
+    assert "passed in this run" in text and "<code>RDM-01</code></p>" in text
+
+
+def test_a_failure_shows_its_evidence_and_a_curl_line_to_reproduce(written):
+    result, paths = written
+    text = html.unescape(page(paths))
+    section = text[text.index('id="fail-RDM-02"'):]
+    section = section[:section.index("</section>")]
+    assert "balance before 5000, after 4900" in section
+    assert "POST http://127.0.0.1:8080/v1.1/points/redeem?format=json" in section
+    assert "HTTP 500" in section and "32 ms" in section
+    assert failing_exchange().curl() in section
+    assert result.requirement("RDM-02").evidence[1]["curl"] == failing_exchange().curl()
+
+
+def test_fuzz_coverage_and_fuzz_failures_are_listed(written):
+    _, paths = written
+    text = html.unescape(page(paths))
+    coverage = text[text.index('id="coverage"'):text.index('id="failures"')]
+    assert "2 operations fuzzed, 42 test cases, 1 distinct failure" in coverage
+    assert re.search(r"POST /v1.1/points/redeem</code></td><td class=\"num\">30</td>"
+                     r"<td class=\"num\">1</td>", coverage)
+    fuzz = text[text.index('id="fuzz-CON-04"'):]
+    assert "not_a_server_error" in fuzz and "Received 500" in fuzz
+    assert failing_exchange(request_body='{"points_redeemed": -1}').curl() in fuzz
+
+
+def test_response_bodies_are_escaped_never_markup(written):
+    _, paths = written
+    text = page(paths)
+    assert "<script>alert" not in text
+    assert "&lt;script&gt;alert(document.cookie)&lt;/script&gt;" in text
+    assert text.count("<script") == 1  # the page's own filter script, nothing from the target
+
+
+def test_long_bodies_are_collapsed_and_short_ones_shown(tmp_path):
+    collector = Collector()
+    long_body = json.dumps({"history": [{"transferId": f"t{n}", "points": n} for n in range(80)]})
+    collector.record("TRF-07", "failed", evidence=[failing_exchange(response_body=long_body)])
+    text = page(report.write_reports(build(collector), tmp_path))
+    assert re.search(r"<details><summary>response body \(\d+ characters\)</summary>", text)
+    assert '<div class="muted">request body</div><pre>' in text
+
+
+def test_the_page_is_self_contained(written):
+    _, paths = written
+    text = page(paths)
+    links = re.findall(r'(?:src|href|action)="([^"]*)"', text)
+    assert links and all(not re.match(r"[a-z]+:|//", link) for link in links), links
+    assert "<link" not in text and "@import" not in text and "url(" not in text
+    csp = re.search(r"script-src '(sha256-[^']+)'", text).group(1)
+    script = re.search(r"<script>(.*?)</script>", text, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert csp == f"sha256-{digest}"  # the browser runs our script and nothing else
+
+
+def test_the_page_links_junit_results_and_pytest_html(written, tmp_path):
+    _, paths = written
+    text = page(paths)
+    assert 'href="junit.xml"' in text and 'href="results.json"' in text
+    assert 'href="pytest.html"' in text
+    assert "pytest-html" not in page(report.write_reports(sample_result(), tmp_path / "plain"))
+
+
+def test_what_could_not_be_undone_notes_and_self_test_placeholder(written):
+    _, paths = written
+    text = page(paths)
+    assert "What the run could not undo" in text and "reversal refused with 812" in text
+    assert "target answers business refusals with HTTP 200" in text
+    assert "Suite self-test" in text and "No self-test recorded for this version." in text
+
+
+def test_the_self_test_result_is_shown_when_recorded(tmp_path):
+    selftest = {"caught": 11, "total": 12, "false_failures": 0, "version": "0.1.0"}
+    text = page(report.write_reports(sample_result(selftest=selftest), tmp_path))
+    assert "11 of 12" in text and "0 false failures" in text
+    assert "No self-test recorded" not in text
+
+
+def test_a_report_re_rendered_from_results_json_is_identical(written, tmp_path):
+    _, paths = written
+    data = json.loads(paths["results.json"].read_text(encoding="utf-8"))
+    again = report.write_reports(RunResult.from_json(data), tmp_path / "again",
+                                 pytest_html="pytest.html")
+    assert page(again) == page(paths)
+
+
+def test_no_registered_secret_reaches_any_written_file(tmp_path):
+    REDACTOR.add("s3cret-pass", username="alice")
+    md5 = hashlib.md5(b"s3cret-pass").hexdigest()
+    tokens = [base64.b64encode(f"alice:{p}".encode()).decode() for p in ("s3cret-pass", md5)]
+    leaky = failing_exchange(
+        url=f"http://127.0.0.1:8080/v1.1/points/redeem?password={md5}",
+        request_headers={"Authorization": f"Basic {tokens[1]}", "X-Debug": "s3cret-pass"},
+        request_body='{"password": "s3cret-pass"}',
+        response_body=f'{{"echo": "Basic {tokens[0]}", "trace": "<script>{md5}</script>"}}')
+    collector = Collector()
+    collector.record("SEC-01", "failed", reason="response echoed s3cret-pass",
+                     evidence=[leaky, note(f"Authorization was Basic {tokens[1]}")])
+    collector.fuzz_failure("CON-07", operation="POST /v1.1/points/redeem", check="auth",
+                           message=f"accepted md5 {md5}", exchange=leaky.to_dict())
+    collector.note(f"profile password s3cret-pass, md5 {md5}")
+    collector.undone(f"reversal with token {tokens[0]}")
+    paths = report.write_reports(build(collector), tmp_path)
+    for path in paths.values():
+        text = path.read_text(encoding="utf-8")
+        for secret in ("s3cret-pass", md5, *tokens):
+            assert secret not in text and secret not in html.unescape(text), (path.name, secret)
+        assert "[REDACTED]" in text
+
+
+# --- reports/latest ---------------------------------------------------------------------------
+
+def test_latest_is_a_relative_symlink_to_the_newest_run(tmp_path):
+    root = tmp_path / "reports"
+    for name in ("20250301T093000Z", "20250301T100000Z"):
+        (root / name).mkdir(parents=True)
+        latest = report.update_latest(root, root / name)
+    assert latest == root / "latest" and latest.is_symlink()
+    assert os.readlink(latest) == "20250301T100000Z"
+    assert latest.resolve() == (root / "20250301T100000Z").resolve()
+
+
+def test_latest_falls_back_to_a_text_file_without_symlinks(tmp_path, monkeypatch):
+    root = tmp_path / "reports"
+    (root / "run-1").mkdir(parents=True)
+    report.update_latest(root, root / "run-1")  # a symlink from an earlier run gets replaced
+
+    def no_symlinks(*args, **kwargs):
+        raise OSError("symbolic link privilege not held")
+
+    monkeypatch.setattr(os, "symlink", no_symlinks)
+    (root / "run-2").mkdir()
+    latest = report.update_latest(root, root / "run-2")
+    assert not latest.is_symlink()
+    assert latest.read_text(encoding="utf-8").strip() == "run-2"
+    assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []
+
+
+def test_latest_never_replaces_a_real_directory(tmp_path):
+    root = tmp_path / "reports"
+    (root / "latest").mkdir(parents=True)
+    (root / "run").mkdir()
+    with pytest.raises(FileExistsError, match="is a directory"):
+        report.update_latest(root, root / "run")
+    assert (root / "latest").is_dir()
