@@ -40,6 +40,7 @@ CUSTOM_CHECKS = {
 CHECK_IDS = {**BUILTIN_CHECKS, **CUSTOM_CHECKS}
 # Link-driven sequences: a response breaking the schema there is a CON-08 failure.
 STATEFUL_IDS = {"response_schema_conformance": "CON-08"}
+STATEFUL_LABEL = "stateful"
 MUTATING_OPERATIONS = frozenset({
     "redeemPoints", "reversePoints", "transferPoints", "transferGroupPoints",
     "requestGoodwillPoints", "requestGoodwillPointsV2Prefix",
@@ -168,6 +169,14 @@ def xml_to_data(element: ET.Element) -> object:
     return {child.tag: xml_to_data(child) for child in children}
 
 
+# Characters XML 1.0 cannot carry: a target must drop or replace them in its XML answer.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _comparable(text: str) -> str:
+    return _NOT_XML.sub("", text).strip()
+
+
 def _leaves(data: object, prefix: str = "") -> dict[str, str]:
     if isinstance(data, dict):
         out: dict[str, str] = {}
@@ -181,7 +190,7 @@ def _leaves(data: object, prefix: str = "") -> dict[str, str]:
         return out
     if isinstance(data, bool):
         return {prefix: str(data).lower()}
-    return {prefix: "" if data is None else str(data)}
+    return {prefix: "" if data is None else _comparable(str(data))}
 
 
 @schemathesis.check
@@ -343,7 +352,7 @@ def run(settings: FuzzSettings, *, phases: Iterable[str],
     seen: set[tuple[str, str, str, str]] = set()
     for event in from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):
-            label = event.label or "stateful"
+            label = event.label or STATEFUL_LABEL
             recorder = event.recorder
             outcome.operations[label] = outcome.operations.get(label, 0) + len(recorder.cases)
             if event.skip_reason:

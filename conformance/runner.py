@@ -82,13 +82,38 @@ def _validate(options: RunOptions) -> None:
             raise RunUsageError(str(exc)) from None
 
 
-def _check_profile(profile: Path, base_url: str | None) -> None:
+def _check_profile(profile: Path, base_url: str | None):
     from conformance.profile import ProfileError, load_profile
 
     try:
-        load_profile(profile, base_url=base_url)
+        return load_profile(profile, base_url=base_url)
     except ProfileError as exc:
         raise RunUsageError(str(exc)) from None
+
+
+def _unreachable(profile) -> str | None:
+    """Why the target cannot be reached at all, or None; any HTTP answer counts as reachable."""
+    import requests
+
+    try:
+        requests.get(profile.base_url, timeout=profile.timeout_s, allow_redirects=False,
+                     stream=True).close()
+    except requests.Timeout:
+        return f"target {profile.base_url} did not answer within {profile.timeout_s:g} s"
+    except requests.RequestException as exc:
+        reason = type(exc).__name__
+        return f"target {profile.base_url} is unreachable ({reason})"
+    return None
+
+
+def _write_aborted(profile, report_dir: Path, reason: str, strict: bool) -> None:
+    from conformance import __version__, report, results, specs
+
+    now = datetime.now(UTC)
+    result = results.Collector().build(
+        target=profile.base_url, started_at=now, finished_at=now, suite_version=__version__,
+        spec_version=specs.spec_version(), strict=strict, aborted_reason=reason)
+    report.write_reports(result, report_dir)
 
 
 def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
@@ -127,7 +152,13 @@ def run(options: RunOptions) -> int:
     except OSError as exc:
         raise RunUsageError(f"--report-dir {report_dir}: {exc.strerror}") from None
     with _target(options) as (base_url, profile):
-        _check_profile(profile, base_url)
+        loaded = _check_profile(profile, base_url)
+        reason = _unreachable(loaded)
+        if reason is not None:
+            _write_aborted(loaded, report_dir, reason, options.strict)
+            print(f"points-conformance: aborted: {reason}", file=sys.stderr)
+            print(f"report: {report_dir / 'index.html'}")
+            return EXIT_ABORTED
         exit_status = pytest.main(_pytest_args(options, base_url, profile, report_dir))
     results_path = report_dir / "results.json"
     if not results_path.is_file():

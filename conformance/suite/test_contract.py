@@ -31,6 +31,9 @@ def _settings(pc) -> fuzz.FuzzSettings:
 def _record(pc, outcome: fuzz.FuzzOutcome, ids: tuple[str, ...], source: str) -> None:
     collector = pc.collector
     for label, cases in outcome.operations.items():
+        if label == fuzz.STATEFUL_LABEL:
+            collector.note(f"stateful phase: {cases} linked calls along the spec's links")
+            continue
         collector.fuzz_operation(label)
         collector.fuzz_cases(label, cases)
     failed = set()

@@ -1,0 +1,116 @@
+"""`points-conformance run` end to end, as a user runs it, against real loopback servers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import xml.etree.ElementTree as ET
+
+import jsonschema
+import pytest
+
+from conformance import catalog, results, server
+from conformance.paths import fixtures_dir
+from tests.targets import rewriting_proxy
+
+REFERENCE_PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
+QUICK = ("--max-examples", "5", "--seed", "7")
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """One default run (no URL: the embedded reference server), shared by the checks below."""
+    from tests.conftest import run_cli
+
+    cwd = tmp_path_factory.mktemp("default-run")
+    result = run_cli("run", *QUICK, cwd=cwd)
+    return cwd, result
+
+
+def test_default_run_is_conformant_and_exits_0(default_run):
+    cwd, result = default_run
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "verdict: conformant" in result.stdout
+
+
+def test_default_run_writes_the_three_reports_and_points_latest_at_them(default_run):
+    cwd, _ = default_run
+    latest = cwd / "reports" / "latest"
+    assert latest.exists()
+    for name in ("index.html", "junit.xml", "results.json"):
+        assert (latest / name).is_file(), name
+    assert "conformant" in (latest / "index.html").read_text()
+
+
+def test_results_json_is_valid_and_lists_every_catalog_id(default_run):
+    cwd, _ = default_run
+    data = json.loads((cwd / "reports" / "latest" / "results.json").read_text())
+    jsonschema.validate(data, results.schema())
+    listed = [r["id"] for r in data["requirements"]]
+    assert listed == [r.id for r in catalog.requirements()]
+    for row in data["requirements"]:
+        assert row["status"] in ("passed", "skipped"), row
+        if row["status"] == "skipped":
+            assert row["reason"], row["id"]
+    assert data["fuzz"]["operations"] == 11
+    assert data["fuzz"]["test_cases"] > 0
+
+
+def test_junit_names_each_operation_apart(default_run):
+    # pytest 9.2.0 gave every parametrized schemathesis test one node id; this catches it.
+    cwd, _ = default_run
+    tree = ET.parse(cwd / "reports" / "latest" / "junit.xml")
+    names = [case.get("name") for case in tree.iter("testcase")]
+    contract = [n for n in names if n.startswith("test_operation_conforms_to_its_contract")]
+    assert len(contract) == 11 and len(set(contract)) == 11
+
+
+def test_a_renamed_response_field_fails_con_01(cli, tmp_path):
+    def rename(path: str, body: bytes) -> bytes:
+        return body.replace(b'"is_redeemable"', b'"isRedeemable"')
+
+    with server.run_in_thread() as reference, rewriting_proxy(reference.base_url, rename) as url:
+        result = cli("run", "--base-url", url, "--profile", str(REFERENCE_PROFILE),
+                     "--only", "CON-01", "--report-dir", str(tmp_path), *QUICK)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["verdict"] == "non-conformant"
+    con01 = next(r for r in data["requirements"] if r["id"] == "CON-01")
+    assert con01["status"] == "failed"
+    assert any(f["id"] == "CON-01" and "isredeemable" in f["operation"]
+               for f in data["fuzz"]["failures"])
+    assert "curl" in (tmp_path / "index.html").read_text()
+
+
+def test_a_bad_profile_exits_2_with_one_line_naming_the_key(cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(REFERENCE_PROFILE.read_text().replace("points_multiple: 10",
+                                                         'points_multiple: "ten"'))
+    result = cli("run", "--base-url", "http://127.0.0.1:9", "--profile", str(bad),
+                 "--report-dir", str(tmp_path / "r"))
+    assert result.returncode == 2
+    assert "program.points_multiple" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_target_exits_3_with_an_aborted_report(cli, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again at once: nothing listens there
+    result = cli("run", "--base-url", f"http://127.0.0.1:{port}", "--profile",
+                 str(REFERENCE_PROFILE), "--report-dir", str(tmp_path))
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "unreachable" in result.stderr
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["verdict"] == "aborted" and "unreachable" in data["aborted_reason"]
+    assert (tmp_path / "index.html").is_file()
+
+
+def test_base_url_without_a_profile_is_a_usage_error(cli, tmp_path):
+    result = cli("run", "--base-url", "http://127.0.0.1:9", "--report-dir", str(tmp_path))
+    assert result.returncode == 2 and "--profile" in result.stderr
+
+
+def test_unknown_requirement_id_is_a_usage_error(cli, tmp_path):
+    result = cli("run", "--only", "XYZ-99", "--report-dir", str(tmp_path))
+    assert result.returncode == 2 and "XYZ-99" in result.stderr
