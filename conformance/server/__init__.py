@@ -1,0 +1,9 @@
+"""The embedded reference server: the Points API as documented, on SQLite, for the suite.
+
+It imports nothing from the suite except ``conformance.paths`` (to find its seed data).
+"""
+
+from conformance.server.rules import FAULTS
+from conformance.server.runner import RunningServer, ServerConfigError, run_in_thread, serve
+
+__all__ = ["FAULTS", "RunningServer", "ServerConfigError", "run_in_thread", "serve"]

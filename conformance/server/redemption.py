@@ -1,0 +1,312 @@
+"""Points v1.1: isredeemable, validationcode and redeem."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from conformance.server import endpoints, otp, xmlio
+from conformance.server.ledger import Customer, Ledger
+from conformance.server.params import (
+    Invalid,
+    as_id,
+    identifier_is_wellformed,
+    lookup_value,
+    loose_bool,
+    loose_int,
+    parse_json,
+    query_bool,
+    query_enum,
+    query_int,
+    text,
+)
+from conformance.server.replies import item_status, status, v11
+from conformance.server.rules import (
+    IDENTITY_RULES,
+    REDEMPTION_RULES,
+    RedemptionCase,
+    Refusal,
+    first_refusal,
+)
+from conformance.server.state import ServerState
+
+IDENTIFIERS = ("mobile", "email", "external_id", "card_number", "card_external_id", "user_id")
+VALIDATION_TYPES = ("MISSED_CALL", "SMS", "INVALID")
+# Either separator in the time part (DC-18); anything else is not a redemption time at all.
+_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}) ([0-9]{2})[:-]([0-9]{2})[:-]([0-9]{2})")
+WRONG_CODE = Refusal(808, "Unable to redeem. Validation code is invalid")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    kind: str
+    value: str
+    wellformed: bool
+    customer: Customer | None
+
+    def echo(self) -> dict:
+        """The customer's identifiers for the response, or what was sent when unknown."""
+        if self.customer is not None:
+            c = self.customer
+            return {"mobile": c.mobile, "email": c.email, "external_id": c.external_id,
+                    "user_id": c.user_id}
+        if self.kind == "user_id":
+            user_id = as_id(self.value)
+            return {} if user_id is None else {"user_id": user_id}
+        return {self.kind: self.value}
+
+
+def identify(ledger: Ledger, kind: str, value: str) -> Identity:
+    wellformed = identifier_is_wellformed(kind, value)
+    customer = ledger.find_customer(kind, lookup_value(kind, value)) if wellformed else None
+    return Identity(kind, value, wellformed, customer)
+
+
+def _query_identifier(query: Mapping[str, str]) -> tuple[str, str]:
+    for kind in IDENTIFIERS:
+        value = query.get(kind)
+        if value is not None:
+            return kind, value
+    raise Invalid(f"one of {', '.join(IDENTIFIERS)} is required", 802)
+
+
+def _check_optional_query(query: Mapping[str, str]) -> None:
+    """Type-check the documented parameters this server accepts but does not act on."""
+    for name in ("program_id", "user_group2_primary_user_id", "user_group2_id"):
+        query_int(query, name)
+    for name in ("group_redemption", "skip_validation", "use_default_user_group2",
+                 "currency_input"):
+        query_bool(query, name)
+    query_enum(query, "validation_type", VALIDATION_TYPES)
+
+
+def _query_echo(query: Mapping[str, str]) -> dict:
+    for kind in IDENTIFIERS:
+        value = query.get(kind)
+        if value is not None:
+            return Identity(kind, value, False, None).echo()
+    return {}
+
+
+# --- isredeemable ---------------------------------------------------------------------------
+
+def _redeemable(echo: dict, points: int, ok: bool, code: int, message: str, http: int,
+                ratio: int = 1) -> dict:
+    redeemable = {**echo, "points": points, "is_redeemable": ok}
+    if ok:
+        redeemable.update(points_redeem_value=points * ratio,
+                          points_redeem_local_value=points * ratio, points_currency_ratio=ratio)
+    redeemable["item_status"] = item_status(ok, code, message)
+    return {"response": {"status": status(ok, http, "SUCCESS" if ok else message),
+                         "points": {"redeemable": redeemable}}}
+
+
+def _redeemable_refused(exc: Invalid, request: Request) -> dict:
+    points = request.query_params.get("points", "")
+    # The strict schema requires an integer here even when the input had none (reported).
+    echoed = int(points) if re.fullmatch(r"-?[0-9]{1,18}", points) else 0
+    return _redeemable(_query_echo(request.query_params), echoed, False, exc.code, exc.message,
+                       400)
+
+
+@endpoints.v11(_redeemable_refused)
+async def is_redeemable(request: Request, state: ServerState, fmt: str) -> Response:
+    query = request.query_params
+    kind, value = _query_identifier(query)
+    points = query_int(query, "points", 801, required=True)
+    issue_otp = query_bool(query, "issue_otp")
+    _check_optional_query(query)
+    ledger = state.ledger
+    who = identify(ledger, kind, value)
+    case = RedemptionCase(state.program, who.wellformed, who.customer, points, ledger.balance)
+    refusal = first_refusal(REDEMPTION_RULES, case, state.faults)
+    if refusal is not None:
+        return v11(_redeemable(who.echo(), points, False, refusal.code, refusal.message, 200), fmt)
+    message = "Points can be redeemed"
+    if issue_otp:
+        with ledger.transaction():
+            otp.issue(ledger, state.clock, who.customer.user_id, "redeem",
+                      state.program.otp_validity_s)
+        message += "; validation code issued"
+    body = _redeemable(who.echo(), points, True, 800, message, 200,
+                       state.program.points_currency_ratio)
+    return v11(body, fmt)
+
+
+# --- validationcode -------------------------------------------------------------------------
+
+def _code_body(code_block: dict, ok: bool, http: int, message: str) -> dict:
+    return {"response": {"status": status(ok, http, "Operation Successful" if ok else message),
+                         "validation_code": {"code": code_block}}}
+
+
+def _code_refused(exc: Invalid, request: Request) -> dict:
+    block = {**_query_echo(request.query_params),
+             "item_status": item_status(False, exc.code, exc.message)}
+    return _code_body(block, False, 400, exc.message)
+
+
+@endpoints.v11(_code_refused)
+async def issue_validation_code(request: Request, state: ServerState, fmt: str) -> Response:
+    query = request.query_params
+    kind, value = _query_identifier(query)
+    if kind == "user_id" and as_id(value) is None:
+        raise Invalid("query parameter user_id must be an integer", 802)
+    points = query_int(query, "points", 801, required=True)
+    if points < 1:
+        raise Invalid("query parameter points must be positive", 801)
+    ledger = state.ledger
+    who = identify(ledger, kind, value)
+    case = RedemptionCase(state.program, who.wellformed, who.customer, points, ledger.balance)
+    refusal = first_refusal(IDENTITY_RULES, case, state.faults)
+    if refusal is not None:
+        block = {**who.echo(), "points": points,
+                 "item_status": item_status(False, refusal.code, refusal.message)}
+        return v11(_code_body(block, False, 200, refusal.message), fmt)
+    with ledger.transaction():
+        otp.issue(ledger, state.clock, who.customer.user_id, "redeem",
+                  state.program.otp_validity_s)
+    block = {**who.echo(), "points": points,
+             "item_status": item_status(True, 200, "Validation Code Issued by SMS/Email")}
+    return v11(_code_body(block, True, 200, ""), fmt)
+
+
+# --- redeem ---------------------------------------------------------------------------------
+
+def _redeemed(points_block: dict, ok: bool, http: int, message: str) -> dict:
+    return {"response": {"status": status(ok, http, "Success" if ok else message),
+                         "responses": {"points": points_block}}}
+
+
+def _redeem_refused(exc: Invalid, request: Request) -> dict:
+    return _redeemed({"item_status": item_status(False, exc.code, exc.message)}, False, 400,
+                     exc.message)
+
+
+def _redeem_document(body: bytes, media: str) -> object:
+    if media in xmlio.MEDIA_TYPES:
+        return xmlio.parse_redeem(body)
+    if not media or media == "application/json" or media.endswith("+json"):
+        return parse_json(body)
+    raise Invalid(f"the body must be application/json or application/xml, not {media}")
+
+
+def _single_item(document: object) -> dict:
+    root = document.get("root") if isinstance(document, dict) else None
+    if not isinstance(root, dict):
+        raise Invalid("root is required and must be an object")
+    items = root.get("redeem")
+    if not isinstance(items, list) or not items:
+        raise Invalid("root.redeem must be a non-empty array")
+    if len(items) > 1:
+        raise Invalid("root.redeem holds one redemption per request (no batch support)")
+    if not isinstance(items[0], dict):
+        raise Invalid("root.redeem[0] must be an object")
+    return items[0]
+
+
+def _item_identifier(item: dict) -> tuple[str, str]:
+    """Item-level identifier (the table's form) or one nested in customer{} (DC-05)."""
+    customer = item.get("customer")
+    if customer in (None, ""):
+        customer = {}
+    if not isinstance(customer, dict):
+        raise Invalid("root.redeem[0].customer must be an object", 802)
+    empty = None
+    for where, node in (("", item), ("customer.", customer)):
+        for kind in IDENTIFIERS:
+            value = node.get(kind)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise Invalid(f"root.redeem[0].{where}{kind} must be a string", 802)
+            if value.strip():
+                return kind, value.strip()
+            empty = empty or (kind, value)
+    if empty is not None:
+        return empty
+    raise Invalid("root.redeem[0].mobile (or a customer identifier) is required", 802)
+
+
+def _time_ok(value: str) -> bool:
+    """Whether a redemption time names a real date and time; its shape is checked before."""
+    match = _TIME.fullmatch(value)
+    try:
+        datetime.strptime("{} {}:{}:{}".format(*match.groups()), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return False
+    return True
+
+
+@endpoints.v11(_redeem_refused)
+async def redeem(request: Request, state: ServerState, fmt: str) -> Response:
+    query = request.query_params
+    _check_optional_query(query)
+    program = state.program
+    skip = (program.allow_skip_validation and query.get("validation_type") == "INVALID"
+            and query_bool(query, "skip_validation") is True)
+    item = _single_item(_redeem_document(await endpoints.read_body(request),
+                                         endpoints.media_type(request)))
+    if item.get("points_redeemed") in (None, ""):
+        raise Invalid("root.redeem[0].points_redeemed is required", 801)
+    points = loose_int(item["points_redeemed"], "root.redeem[0].points_redeemed", 801)
+    kind, value = _item_identifier(item)
+    code = text(item.get("validation_code"), "root.redeem[0].validation_code", 824).strip()
+    if not code and not skip:
+        raise Invalid("Mobile number validation is mandatory: validation_code is required", 824)
+    when = text(item.get("redemption_time"), "root.redeem[0].redemption_time", 859).strip()
+    if when and not _TIME.fullmatch(when):
+        raise Invalid("The redemption time you have passed is invalid (YYYY-MM-DD HH:MM:SS)",
+                      859)
+    fields = {name: text(item.get(name), f"root.redeem[0].{name}")
+              for name in ("transaction_number", "external_reference_number", "till_id", "notes")}
+    if item.get("program_id") not in (None, ""):
+        loose_int(item["program_id"], "root.redeem[0].program_id")
+    if item.get("group_redemption") not in (None, ""):
+        loose_bool(item["group_redemption"], "root.redeem[0].group_redemption")
+
+    ledger, clock = state.ledger, state.clock
+    with ledger.transaction():
+        who = identify(ledger, kind, value)
+        case = RedemptionCase(program, who.wellformed, who.customer, points, ledger.balance,
+                              time_ok=not when or _time_ok(when))
+        refusal = first_refusal(REDEMPTION_RULES, case, state.faults)
+        current = None
+        if refusal is None and not skip:
+            current = otp.matching(ledger, clock, who.customer.user_id, "redeem", code)
+            if current is None:
+                refusal = WRONG_CODE
+        if refusal is not None:
+            block = {**who.echo(), "item_status": item_status(False, refusal.code, refusal.message)}
+            return v11(_redeemed(block, False, 200, refusal.message), fmt)
+        redemption_id = ledger.add_redemption(
+            who.customer.user_id, points, redemption_time=when, at=clock.stamp(), **fields)
+        if current is not None:
+            otp.consume(ledger, current)
+        balance = ledger.balance(who.customer.account)
+    value_redeemed = points * program.points_currency_ratio
+    block = {
+        **who.echo(),
+        "redemption_id": redemption_id,
+        "points_redeemed": points,
+        "redeemed_value": value_redeemed,
+        "redeemed_local_value": value_redeemed,
+        "balance": balance,
+        "side_effects": {"effect": [{
+            "id": redemption_id,
+            "case_value": "true",
+            "num_points": points,
+            "currency_value": value_redeemed,
+            "points_redemption_summary_id": str(redemption_id),
+            "redeemed_on_bill_number": fields["transaction_number"],
+            "redeemed_on_bill_id": -1,
+            "type": "points",
+        }]},
+        "item_status": item_status(True, 800, "Points Redeemed"),
+    }
+    return v11(_redeemed(block, True, 200, ""), fmt)

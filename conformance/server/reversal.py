@@ -1,0 +1,77 @@
+"""Points v2: reverse all or part of a redemption."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from conformance.server import endpoints
+from conformance.server.params import Invalid, field_str, loose_int, obj, whole_number
+from conformance.server.replies import json_response, message
+from conformance.server.rules import REVERSAL_RULES, ReversalCase, first_refusal
+from conformance.server.state import ServerState
+from conformance.server.transfer import find_customer
+
+IDENTIFIER_TYPES = {"mobile": "mobile", "email": "email", "externalId": "external_id"}
+
+
+def _refused(exc: Invalid) -> Response:
+    return json_response({"errors": [message(exc.code, exc.message)], "warnings": []}, 400)
+
+
+def _identifier(body: dict) -> dict | None:
+    # The table capitalises Identifier, the sample does not (DC-17): take either.
+    name = "identifier" if "identifier" in body else "Identifier"
+    node = obj(body, name, required=False)
+    if node is None:
+        return None
+    kind = field_str(node, f"{name}.type", required=True, enum=tuple(IDENTIFIER_TYPES))
+    value = field_str(node, f"{name}.value", required=True, min_length=1)
+    return {"type": kind, "value": value}
+
+
+@endpoints.v2(refused=_refused)
+async def reverse(request: Request, state: ServerState) -> Response:
+    body = await endpoints.read_json(request)
+    if not isinstance(body, dict):
+        raise Invalid("the body must be a JSON object")
+    if body.get("redemptionId") is None:
+        raise Invalid("redemptionId is required", 901)
+    # An integer, or digits in a string (DC-07); the samples' "r0njPT" names nothing here.
+    redemption_id = loose_int(body["redemptionId"], "redemptionId", 901)
+    requested = body.get("pointsToBeReversed")
+    if requested is not None:
+        requested = whole_number(requested, "pointsToBeReversed", 901)
+        if requested < 1:
+            raise Invalid("pointsToBeReversed must be at least 1", 901)
+    identifier = _identifier(body)
+
+    ledger = state.ledger
+    with ledger.transaction():
+        redemption = ledger.redemption(redemption_id)
+        owner_matches = True
+        if identifier is not None and redemption is not None:
+            named = find_customer(ledger, IDENTIFIER_TYPES[identifier["type"]],
+                                  identifier["value"])
+            owner_matches = named is not None and named.user_id == redemption.user_id
+        case = ReversalCase(state.program, redemption, owner_matches, requested,
+                            ledger.reversed_points)
+        refusal = first_refusal(REVERSAL_RULES, case, state.faults)
+        if refusal is not None:
+            return json_response({"redemptionId": redemption_id,
+                                  "errors": [message(refusal.code, refusal.message)],
+                                  "warnings": []})
+        points = case.points
+        reversal_id = ledger.add_reversal(redemption, points, state.clock.stamp())
+        owner = ledger.customer(redemption.user_id)
+    if identifier is None:
+        identifier = next(({"type": kind, "value": value} for kind, value in
+                           (("mobile", owner.mobile), ("email", owner.email),
+                            ("externalId", owner.external_id)) if value), None)
+    result = {"redemptionId": redemption_id, "pointsToBeReversed": points,
+              "orgId": state.seed.org_id}
+    if identifier is not None:
+        result["identifier"] = identifier
+    result.update(customerId=owner.user_id, pointsReversed=points, reversalId=reversal_id,
+                  warnings=[], errors=[])
+    return json_response(result)
