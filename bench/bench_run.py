@@ -1,0 +1,131 @@
+"""Wall time and peak memory of a full run, against plain `st run` on the same specs and target.
+
+Usage: python bench/bench_run.py [--max-examples N] [--repeat K]
+
+Targets (issue "The run"): the default full run under 60 s with peak memory under 500 MB, and
+at most 1.1x the wall time of `st run` with the same specs, target and --max-examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+PROFILE = REPO / "fixtures" / "profiles" / "reference.yaml"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _timed(cmd: list[str]) -> tuple[float, int, int, str]:
+    """Wall seconds, peak RSS in MB (the child's own high-water mark), exit code, output."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak_kb = 0
+    status_file = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            for line in status_file.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kb = max(peak_kb, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    out = proc.stdout.read() if proc.stdout else ""
+    return time.perf_counter() - start, peak_kb // 1024, proc.returncode, out
+
+
+class Server:
+    def __init__(self, tmp: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "conformance", "serve", "--port", str(self.port),
+             "--db", str(tmp / f"bench-{self.port}.sqlite3")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                requests.get(self.url, timeout=0.2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise SystemExit("reference server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-examples", type=int, default=25)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    st = shutil.which("st") or str(Path(sys.executable).with_name("st"))
+    from conformance import specs
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        spec_file = tmp / "combined.json"
+        spec_file.write_text(json.dumps(specs.load_combined()))
+        for _ in range(args.repeat):
+            # 1. the default full run, as a newcomer types it (starts its own server)
+            wall, peak, code, _ = _timed([sys.executable, "-m", "conformance", "run",
+                                          "--max-examples", str(args.max_examples), "--seed", "1",
+                                          "--report-dir", str(tmp / "default")])
+            rows.append(("default run (embedded server)", wall, peak, code))
+            # 2. the same run and 3. plain st run, against one external server each
+            server = Server(tmp)
+            try:
+                wall, peak, code, _ = _timed([
+                    sys.executable, "-m", "conformance", "run", "--base-url", server.url,
+                    "--profile", str(PROFILE), "--max-examples", str(args.max_examples),
+                    "--seed", "1", "--report-dir", str(tmp / "external")])
+                rows.append(("points-conformance run (external server)", wall, peak, code))
+            finally:
+                server.stop()
+            server = Server(tmp)
+            try:
+                wall, peak, code, _ = _timed([
+                    st, "run", str(spec_file), "--url", server.url, "--max-examples",
+                    str(args.max_examples), "--seed", "1",
+                    "--phases", "examples,coverage,fuzzing,stateful",
+                    "--auth", "conformance:reference-secret",
+                    "-H", "X-CAP-API-AUTH-ORG-ID: 100458",
+                    "-H", "X-CAP-UI-AUTH-TOKEN: reference-ui-token",
+                    "--checks", "not_a_server_error,status_code_conformance,"
+                                "content_type_conformance,response_schema_conformance,"
+                                "negative_data_rejection,ignored_auth",
+                    "--no-color"])
+                rows.append(("st run (same spec, same server setup)", wall, peak, code))
+            finally:
+                server.stop()
+    print(f"{'what':<44} {'wall s':>8} {'peak MB':>8} {'exit':>5}")
+    for what, wall, peak, code in rows:
+        print(f"{what:<44} {wall:>8.1f} {peak:>8} {code:>5}")
+    ours = statistics.median(w for what, w, _, _ in rows if what.startswith("points-"))
+    theirs = statistics.median(w for what, w, _, _ in rows if what.startswith("st run"))
+    default = statistics.median(w for what, w, _, _ in rows if what.startswith("default"))
+    peak_mb = max(p for what, _, p, _ in rows if not what.startswith("st run"))
+    print(f"\nratio run/st: {ours / theirs:.2f} (target <= 1.10); default run {default:.1f} s "
+          f"(target < 60); peak {peak_mb} MB (target < 500)")
+    return 0 if ours / theirs <= 1.10 and default < 60 and peak_mb < 500 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
