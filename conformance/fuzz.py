@@ -380,9 +380,10 @@ def run(settings: FuzzSettings, *, phases: Iterable[str],
                         curl=REDACTOR.text(check.failure_info.code_sample) or "",
                         exchange=_exchange(recorder, case_id),
                     ))
-            if progress:
-                progress(f"{'stateful' if stateful else 'fuzz'} {label}: "
-                         f"{outcome.operations[label]} cases, {len(outcome.failures)} failures")
+            if progress and recorder.cases:
+                phase = getattr(event.phase, "value", event.phase)
+                progress(f"{phase} phase, {label}: {outcome.operations[label]} cases so far, "
+                         f"{len(outcome.failures)} failures")
         elif isinstance(event, events.NonFatalError):
             outcome.errors.append(REDACTOR.text(str(event.info.message)) or "")
         elif isinstance(event, events.FatalError):

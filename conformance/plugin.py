@@ -50,8 +50,16 @@ class RunState:
 
     def progress(self, message: str) -> None:
         writer = self.progress_writer
-        if writer is not None:
-            writer.write_line(f"[points-conformance] {REDACTOR.text(message)}")
+        if writer is None:
+            return
+        # Tests run with output captured; progress must reach the terminal while they run.
+        capture = writer.config.pluginmanager.getplugin("capturemanager")
+        line = f"[points-conformance] {REDACTOR.text(message)}"
+        if capture is None:
+            writer.write_line(line)
+            return
+        with capture.global_and_fixture_disabled():
+            writer.write_line(line)
 
 
 STATE_KEY = pytest.StashKey[RunState]()

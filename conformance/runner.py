@@ -120,6 +120,7 @@ def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
                  report_dir: Path) -> list[str]:
     args = ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "-q",
             "-o", "console_output_style=classic", "-W", "ignore::DeprecationWarning",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning",
             f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2",
             f"--html={report_dir / 'pytest-report.html'}", "--self-contained-html",
             "--pc-profile", str(profile), "--pc-report-dir", str(report_dir),
