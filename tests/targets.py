@@ -14,8 +14,11 @@ HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 
 @contextmanager
-def rewriting_proxy(upstream: str, rewrite: Callable[[str, bytes], bytes]) -> Iterator[str]:
-    """A proxy to ``upstream`` whose response bodies pass through ``rewrite(path, body)``."""
+def rewriting_proxy(upstream: str, rewrite: Callable[[str, bytes], bytes], *,
+                    status: Callable[[int], int] = lambda code: code,
+                    content_type: Callable[[str], str] = lambda value: value) -> Iterator[str]:
+    """A proxy to ``upstream`` whose answers pass through ``rewrite(path, body)``, ``status``
+    and ``content_type``: a deliberately wrong server built on a right one."""
 
     class Handler(BaseHTTPRequestHandler):
         def _forward(self) -> None:
@@ -26,8 +29,10 @@ def rewriting_proxy(upstream: str, rewrite: Callable[[str, bytes], bytes]) -> It
                                                  headers=headers, allow_redirects=False,
                                                  timeout=30)
             content = rewrite(self.path, upstream_response.content)
-            self.send_response(upstream_response.status_code)
+            self.send_response(status(upstream_response.status_code))
             for name, value in upstream_response.headers.items():
+                if name.lower() == "content-type":
+                    value = content_type(value)
                 if name.lower() not in HOP_HEADERS:
                     self.send_header(name, value)
             self.send_header("content-length", str(len(content)))

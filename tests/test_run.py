@@ -114,3 +114,21 @@ def test_base_url_without_a_profile_is_a_usage_error(cli, tmp_path):
 def test_unknown_requirement_id_is_a_usage_error(cli, tmp_path):
     result = cli("run", "--only", "XYZ-99", "--report-dir", str(tmp_path))
     assert result.returncode == 2 and "XYZ-99" in result.stderr
+
+
+def test_no_credential_reaches_any_file_or_the_terminal(default_run):
+    import base64
+    import hashlib
+
+    cwd, result = default_run
+    password, user, token = "reference-secret", "conformance", "reference-ui-token"
+    md5 = hashlib.md5(password.encode()).hexdigest()
+    secrets = {password, md5, token, base64.b64encode(f"{user}:{password}".encode()).decode(),
+               base64.b64encode(f"{user}:{md5}".encode()).decode()}
+    texts = {"stdout": result.stdout, "stderr": result.stderr}
+    for path in (cwd / "reports").rglob("*"):
+        if path.is_file():
+            texts[str(path)] = path.read_text(errors="replace")
+    leaks = [(where, secret) for where, text in texts.items() for secret in secrets
+             if secret in text]
+    assert leaks == []

@@ -1,0 +1,111 @@
+"""The suite's own schemathesis checks, each shown to catch its fault on a real loopback target."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from conformance import fuzz, server
+from conformance.redaction import REDACTOR
+from tests.targets import rewriting_proxy
+
+USER, PASSWORD = "conformance", "reference-secret"
+
+
+@pytest.fixture(scope="module")
+def reference():
+    with server.run_in_thread() as running:
+        yield running.base_url
+
+
+def _fuzz(url: str, operation: str, phases=("coverage", "fuzzing"), **extra) -> fuzz.FuzzOutcome:
+    REDACTOR.add(PASSWORD, username=USER)
+    settings = fuzz.FuzzSettings(base_url=url, username=USER, password=PASSWORD,
+                                 org_id="100458", ui_token="reference-ui-token",
+                                 max_examples=10, seed=3, **extra)
+    return fuzz.run(settings, phases=list(phases), operation_ids=[operation])
+
+
+def _failed(outcome: fuzz.FuzzOutcome) -> set[str]:
+    return {f.req_id for f in outcome.failures}
+
+
+def test_reference_server_passes_every_check(reference):
+    outcome = _fuzz(reference, "isRedeemable")
+    assert outcome.failures == []
+    assert {"CON-01", "CON-02", "CON-03", "CON-04", "CON-05", "CON-06", "CON-07", "SEC-01"} <= \
+        set(outcome.checks_run)
+
+
+def _proxy_case(reference, rewrite):
+    with rewriting_proxy(reference, rewrite) as url:
+        return _fuzz(url, "isRedeemable")
+
+
+def test_broken_xml_fails_con_02(reference):
+    def rewrite(path, body):
+        return body.replace(b"</response>", b"") if b"<response>" in body else body
+
+    outcome = _proxy_case(reference, rewrite)
+    assert "CON-02" in _failed(outcome)
+    assert any("not well-formed" in f.message for f in outcome.failures if f.req_id == "CON-02")
+
+
+def test_xml_that_breaks_the_xsd_fails_con_02(reference):
+    def rewrite(path, body):
+        return body.replace(b"<status>", b"<state>").replace(b"</status>", b"</state>")
+
+    assert "CON-02" in _failed(_proxy_case(reference, rewrite))
+
+
+def test_xml_and_json_disagreeing_fails_con_03(reference):
+    def rewrite(path, body):
+        return re.sub(rb"<points>(\d+)</points>", rb"<points>9\1</points>", body)
+
+    outcome = _proxy_case(reference, rewrite)
+    assert "CON-03" in _failed(outcome)
+
+
+def test_asking_for_xml_and_getting_json_fails_con_06(reference):
+    with rewriting_proxy(reference, lambda path, body: body,
+                         content_type=lambda value: "application/json") as url:
+        outcome = _fuzz(url, "isRedeemable")
+    assert "CON-06" in _failed(outcome)
+    assert any("format=xml" in f.message for f in outcome.failures if f.req_id == "CON-06")
+
+
+def test_a_stack_trace_in_an_error_body_fails_sec_02(reference):
+    def rewrite(path, body):
+        if b'"success":"false"' in body or b"<success>false" in body:
+            return body.replace(b"}", b',"debug":"Traceback (most recent call last):"}', 1)
+        return body
+
+    assert "SEC-02" in _failed(_proxy_case(reference, rewrite))
+
+
+def test_a_credential_echoed_in_a_response_fails_sec_01(reference):
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode())
+
+    def rewrite(path, body):
+        return body.replace(b'"message":"', b'"message":"' + token + b" ", 1)
+
+    outcome = _proxy_case(reference, rewrite)
+    assert "SEC-01" in _failed(outcome)
+    for failure in outcome.failures:
+        assert PASSWORD not in failure.message and token.decode() not in failure.message
+        assert token.decode() not in (failure.exchange or {}).get("response_body", "")
+
+
+def test_schema_invalid_input_accepted_fails_con_05(reference):
+    def accept(path, body):
+        # Every refusal dressed as a success: invalid input now looks accepted.
+        for code in (b"400", b"801", b"802", b"816"):
+            body = body.replace(b'"code":' + code, b'"code":800')
+        return body.replace(b'"success":"false"', b'"success":"true"')
+
+    with rewriting_proxy(reference, accept, status=lambda code: 200 if code == 400 else code) \
+            as url:
+        outcome = _fuzz(url, "isRedeemable")
+    assert "CON-05" in _failed(outcome)
