@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 
+from conformance.outcomes import as_int
 from conformance.redaction import MASK, REDACTOR
 
 IDENTIFIER_KEYS = ("mobile", "email", "external_id", "card_number", "user_id")
@@ -350,7 +351,7 @@ class _Parser:
         value = self.raw(sec, key, dotted, required=default is None)
         if value is None:
             return default
-        parsed = _as_int(value)
+        parsed = as_int(value)
         if parsed is None or parsed < minimum:
             kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
             raise self.fail(dotted, f"expected {kind}, got {_describe(value)}")
@@ -461,7 +462,7 @@ class _Parser:
 
     def program(self, sec: dict) -> Program:
         raw_id = self.raw(sec, "id", "program.id", required=False)
-        program_id = None if raw_id is None else _as_int(raw_id)
+        program_id = None if raw_id is None else as_int(raw_id)
         if raw_id is not None and (program_id is None or program_id < 0):
             raise self.fail("program.id", f"expected an integer, got {_describe(raw_id)}")
         multiple = self.integer(sec, "points_multiple", "program.points_multiple") or 1
@@ -552,18 +553,6 @@ class _Parser:
         dotted = f"{name}.url"
         value = self.string(sec, "url", dotted, required=True) or ""
         return self.template(value, dotted, is_url=True)
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        return int(value)  # a ${VAR} always arrives as a string
-    return None
 
 
 def _as_number(value: Any) -> float | None:

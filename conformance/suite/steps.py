@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from conformance import outcomes
+from conformance import catalog, outcomes
 
 V2_IDENTIFIER = {"mobile": "mobile", "email": "email", "external_id": "externalId"}
 V2_TRANSFER_IDENTIFIER = {"mobile": "MOBILE", "email": "EMAIL", "external_id": "EXTERNAL_ID",
                           "user_id": "ID"}
+# validationcode's success item_status: 200 is documented; 800 is what some targets reuse.
+ISSUED = (200, 800)
+# Sent where no real code can exist (an unregistered customer) or none was issued.
+PLACEHOLDER_CODE = "000000"
 
 
 @dataclass
@@ -89,10 +94,17 @@ def otp(pc, role: str, purpose: str = "redeem") -> str:
     return code
 
 
-def redeem(pc, role: str, points: int, code: str | None, **item: Any) -> Answer:
-    """POST redeem; a success is booked in the undo log so the run can reverse it."""
+def redeem(pc, role: str, points: int, code: str | None, *, book: bool = True,
+           **item: Any) -> Answer:
+    """POST redeem; a success is booked in the undo log so the run can reverse it.
+
+    The points are reserved from the run's budget first, even if the target should refuse them
+    (a faulty target may not); ``book=False`` when the caller reserved them already. A negative
+    amount reserves nothing.
+    """
     ident = identifier(pc, role)
-    pc.budget.spend(points, f"redeem {points} for {role}")
+    if book:
+        pc.budget.spend(max(points, 0), f"redeem {points} for {role}")
     entry: dict[str, Any] = {"customer": {ident.key: ident.value}, "points_redeemed": points,
                              "transaction_number": f"pc-{uuid.uuid4().hex[:12]}", **item}
     if ident.key == "mobile":
@@ -144,7 +156,7 @@ def _codes_v11(body: Any) -> list[int]:
 def redeem_with_fresh_code(pc, role: str, points: int) -> Answer:
     """The documented flow: issue a code, read it through the OTP source, redeem with it."""
     issued = validation_code(pc, role, points)
-    if issued.code not in (200, 800):
+    if issued.code not in ISSUED:
         pytest.fail(f"validationcode for {role} answered code {issued.code}, expected a "
                     "success item_status")
     return redeem(pc, role, points, otp(pc, role, "redeem"))
@@ -157,3 +169,127 @@ def expect(condition: bool, expected: str, received: str, **balances: int | None
     lines = [f"expected: {expected}", f"received: {received}"]
     lines += [f"{name.replace('_', ' ')}: {value}" for name, value in balances.items()]
     raise AssertionError("\n".join(lines))
+
+
+# --- amounts derived from the profile's program rules ----------------------------------------
+
+def points_step(pc) -> int:
+    """The program's points multiple (1 when every whole amount is a multiple)."""
+    return max(pc.profile.program.points_multiple, 1)
+
+
+def round_up(value: int, step: int) -> int:
+    """The smallest multiple of ``step`` that is at least ``value``."""
+    return -(-value // step) * step
+
+
+def valid_amount(pc) -> int:
+    """The smallest amount every program rule accepts: a multiple, at least the minimum."""
+    program = pc.profile.program
+    amount = round_up(max(program.min_redeem, 1), points_step(pc))
+    if amount > program.max_redeem:
+        pytest.skip(f"no multiple of {points_step(pc)} lies between min_redeem "
+                    f"{program.min_redeem} and max_redeem {program.max_redeem}")
+    return amount
+
+
+def afford(pc, points: int, what: str) -> None:
+    """Skip, with the reason, when the run's budget can no longer cover ``points``."""
+    if points > pc.budget.remaining:
+        pytest.skip(f"{what} may redeem {points} points but only {pc.budget.remaining} of the "
+                    f"run's budget of {pc.budget.max_points} remain (budget.max_points)")
+
+
+def catalog_codes(req_id: str) -> tuple[int, ...]:
+    """Every code the requirement catalog accepts for ``req_id`` (alternatives included)."""
+    return catalog.requirement(req_id).codes
+
+
+# --- balances and codes for refusal scenarios ------------------------------------------------
+
+def observed_balance(pc, role: str) -> int | None:
+    """The balance when a hook can tell it; otherwise None and a note that says so."""
+    value = balance(pc, role)
+    if value is None:
+        note(pc, f"the profile has no balance hook, so the {role} customer's balance could not "
+                 "be observed; judged by the codes only")
+    return value
+
+
+def fresh_code(pc, role: str, points: int) -> str:
+    """A valid code for ``role``: issue one through validationcode, read it from the OTP source."""
+    issued = validation_code(pc, role, points)
+    if issued.code not in ISSUED:
+        pytest.fail(f"validationcode for {role} answered code {issued.code}, expected a "
+                    "success item_status")
+    return otp(pc, role, "redeem")
+
+
+def code_if_issued(pc, role: str, points: int) -> str:
+    """A valid code when the target issues one to ``role``, else a placeholder (noted)."""
+    issued = validation_code(pc, role, points)
+    if issued.code in ISSUED and pc.otp is not None:
+        code = pc.otp.get(identifier(pc, role), "redeem")
+        if code:
+            return code
+    note(pc, f"no validation code could be had for {role} (validationcode code {issued.code}); "
+             f"redeeming with the placeholder {PLACEHOLDER_CODE!r}")
+    return PLACEHOLDER_CODE
+
+
+def wrong_code(code: str) -> str:
+    """A code of the same shape as ``code`` that differs from it in its last character."""
+    last = code[-1:] or "0"
+    if last.isdigit():
+        swapped = "7" if last != "7" else "3"
+    elif last.isalpha():
+        swapped = "K" if last.upper() != "K" else "M"
+        swapped = swapped if last.isupper() else swapped.lower()
+    else:
+        swapped = "9"
+    return code[:-1] + swapped
+
+
+def redeemable_flag(answer: Answer) -> bool | None:
+    """isredeemable's is_redeemable, under either nesting and as a bool or a string."""
+    return outcomes.as_bool((outcomes.redeemable_block(answer.body) or {}).get("is_redeemable"))
+
+
+def received(answer: Answer) -> str:
+    """How an answer reads in a failure message: its code(s) and HTTP status."""
+    codes = ", ".join(str(code) for code in answer.codes) or "none"
+    return f"code {codes} (HTTP {answer.status})"
+
+
+def refused(answer: Answer, accepted: Collection[int], *, http_4xx: bool = False) -> bool:
+    """Whether the answer carries one of the accepted codes (or, if allowed, a 4xx but 401)."""
+    if any(code in accepted for code in answer.codes):
+        return True
+    return http_4xx and 400 <= answer.status < 500 and answer.status != 401
+
+
+def expect_refused(what: str, answer: Answer, accepted: Collection[int], *,
+                   http_4xx: bool = False, **balances: int | None) -> None:
+    """Fail unless ``what`` was refused with an accepted code (or a 4xx when allowed)."""
+    wanted = " or ".join(str(code) for code in accepted)
+    if http_4xx:
+        wanted += " or an HTTP 4xx other than 401"
+    expect(refused(answer, accepted, http_4xx=http_4xx), f"{what} refused with {wanted}",
+           f"{what}: {received(answer)}", **balances)
+
+
+def expect_not_redeemable(what: str, answer: Answer, accepted: Collection[int], *,
+                          http_4xx: bool = False, **balances: int | None) -> None:
+    """isredeemable refused with an accepted code and not reporting the amount redeemable."""
+    expect_refused(what, answer, accepted, http_4xx=http_4xx, **balances)
+    flag = redeemable_flag(answer)
+    expect(flag is not True, f"{what}: is_redeemable false", f"{what}: is_redeemable {flag}",
+           **balances)
+
+
+def expect_unchanged(before: int | None, after: int | None) -> None:
+    """Fail when an observed balance moved (nothing to check when it could not be observed)."""
+    if before is None or after is None:
+        return
+    expect(after == before, f"balance unchanged at {before}", f"balance {after}",
+           balance_before=before, balance_after=after)
