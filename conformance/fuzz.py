@@ -384,6 +384,9 @@ def run(settings: FuzzSettings, *, phases: Iterable[str],
                 phase = getattr(event.phase, "value", event.phase)
                 progress(f"{phase} phase, {label}: {outcome.operations[label]} cases so far, "
                          f"{len(outcome.failures)} failures")
+        elif isinstance(event, events.Interrupted):
+            # The engine swallows Ctrl-C to end its own run; the whole suite must stop too.
+            raise KeyboardInterrupt
         elif isinstance(event, events.NonFatalError):
             outcome.errors.append(REDACTOR.text(str(event.info.message)) or "")
         elif isinstance(event, events.FatalError):

@@ -226,6 +226,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.progress("undoing the run's redemptions")
     for line in state.undo.undo_all(state.client):
         state.collector.undone(line)
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        session.config.stash[ABORT_KEY] = "interrupted (SIGINT or SIGTERM); results up to then"
     report_dir = session.config.getoption("pc_report_dir")
     if report_dir is None:
         return

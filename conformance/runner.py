@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -141,6 +142,19 @@ def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
     return args
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a run the way Ctrl-C does: undo, report, exit 3."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(options: RunOptions) -> int:
     import pytest
 
@@ -160,13 +174,16 @@ def run(options: RunOptions) -> int:
             print(f"points-conformance: aborted: {reason}", file=sys.stderr)
             print(f"report: {report_dir / 'index.html'}")
             return EXIT_ABORTED
-        exit_status = pytest.main(_pytest_args(options, base_url, profile, report_dir))
+        with _sigterm_as_interrupt():
+            exit_status = pytest.main(_pytest_args(options, base_url, profile, report_dir))
     results_path = report_dir / "results.json"
     if not results_path.is_file():
         print(f"points-conformance: the run could not finish (pytest exit {int(exit_status)}); "
               f"see the output above", file=sys.stderr)
         return EXIT_ABORTED
     data = json.loads(results_path.read_text(encoding="utf-8"))
+    if data["verdict"] == "aborted":
+        print(f"points-conformance: aborted: {data.get('aborted_reason')}", file=sys.stderr)
     if options.report_dir is None:
         report.update_latest(report_dir.parent, report_dir)
     summary = data["summary"]

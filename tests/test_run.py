@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 
 import jsonschema
@@ -117,9 +124,6 @@ def test_unknown_requirement_id_is_a_usage_error(cli, tmp_path):
 
 
 def test_no_credential_reaches_any_file_or_the_terminal(default_run):
-    import base64
-    import hashlib
-
     cwd, result = default_run
     password, user, token = "reference-secret", "conformance", "reference-ui-token"
     md5 = hashlib.md5(password.encode()).hexdigest()
@@ -132,3 +136,22 @@ def test_no_credential_reaches_any_file_or_the_terminal(default_run):
     leaks = [(where, secret) for where, text in texts.items() for secret in secrets
              if secret in text]
     assert leaks == []
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_stops_quickly_and_reports_aborted(tmp_path, signum):
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "run", "--report-dir",
+                             str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in proc.stdout:  # wait until the run is really under way
+        if "phase," in line:
+            break
+    sent = time.monotonic()
+    proc.send_signal(getattr(signal, signum))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    assert time.monotonic() - sent < 10
+    assert "aborted: interrupted" in err
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["verdict"] == "aborted"
+    assert (tmp_path / "index.html").is_file()
