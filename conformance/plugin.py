@@ -181,6 +181,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A safety stop is a skip with its reason, not a failure of the target (PRODUCT.md §8)."""
+    outcome = yield
+    if _state(item.config) is None or outcome.excinfo is None:
+        return
+    from conformance.client import MutationRefused
+    from conformance.mechanics import BudgetExceeded
+
+    exc = outcome.excinfo[1]
+    if isinstance(exc, MutationRefused):
+        outcome.force_exception(pytest.skip.Exception(
+            "state-changing call to a non-loopback target: pass --allow-mutations"))
+    elif isinstance(exc, BudgetExceeded):
+        outcome.force_exception(pytest.skip.Exception(f"budget.max_points reached: {exc}"))
+
+
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()

@@ -155,3 +155,27 @@ def test_an_interrupted_run_stops_quickly_and_reports_aborted(tmp_path, signum):
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["verdict"] == "aborted"
     assert (tmp_path / "index.html").is_file()
+
+
+def test_an_unresolvable_staging_host_aborts_with_exit_3(cli, tmp_path):
+    profile = tmp_path / "staging.yaml"
+    profile.write_text(REFERENCE_PROFILE.read_text())
+    result = cli("run", "--base-url", "http://staging.points.invalid", "--profile",
+                 str(profile), "--report-dir", str(tmp_path / "r"))
+    assert result.returncode == 3
+    assert "unreachable" in result.stderr
+
+
+def test_the_budget_skips_what_would_exceed_it_with_the_reason(cli, tmp_path):
+    profile = tmp_path / "tight.yaml"
+    profile.write_text(REFERENCE_PROFILE.read_text().replace("max_points: 5000",
+                                                             "max_points: 10"))
+    with server.run_in_thread() as reference:
+        result = cli("run", "--base-url", reference.base_url, "--profile", str(profile),
+                     "--suite", "scenarios", "--only", "RDM-02", "--report-dir",
+                     str(tmp_path / "r"))
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    rdm02 = next(r for r in data["requirements"] if r["id"] == "RDM-02")
+    assert rdm02["status"] == "skipped", rdm02
+    assert "budget" in rdm02["reason"]
+    assert result.returncode == 0
