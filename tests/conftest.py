@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.targets import Stub
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -25,3 +27,17 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None,
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def stub():
+    """Start scriptable loopback servers; all stop after the test."""
+    servers: list[Stub] = []
+
+    def start(reply, host: str = "127.0.0.1") -> Stub:
+        servers.append(Stub(reply, host))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()

@@ -1,11 +1,14 @@
-"""Small real servers on loopback for the run's tests: a rewriting proxy in front of a target."""
+"""Small real servers on loopback for the tests: a scriptable stub and a rewriting proxy."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import NamedTuple
 
 import requests
 
@@ -52,3 +55,70 @@ def rewriting_proxy(upstream: str, rewrite: Callable[[str, bytes], bytes], *,
     finally:
         server.shutdown()
         server.server_close()
+
+
+class Seen(NamedTuple):
+    """One request a stub received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class Stub:
+    """A loopback HTTP/1.0 server; ``reply`` answers, or writes to the handler itself (None)."""
+
+    reply: Callable[[Seen, BaseHTTPRequestHandler], Reply | None]
+    host: str = "127.0.0.1"
+    seen: list[Seen] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def handle_one(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                seen = Seen(self.command, self.path, dict(self.headers), self.rfile.read(length))
+                stub.seen.append(seen)
+                answer = stub.reply(seen, self)
+                if answer is None:
+                    return
+                status, headers, body = answer
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_one
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address) -> None:
+                pass  # the client hung up on purpose (timeouts, size cap)
+
+        self.server = Server((self.host, 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def json_reply(status: int, data: object) -> Reply:
+    payload = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return status, {"Content-Type": "application/json"}, payload

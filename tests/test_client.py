@@ -8,9 +8,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
@@ -28,86 +26,11 @@ from conformance.client import (
 )
 from conformance.exchange import Exchange
 from conformance.profile import Auth, Identifier, Profile, ProfileError, Program
+from tests.targets import Reply, Seen
 
 USER, PASSWORD, UI_TOKEN = "qa-client", "Cl1ent-Secret-pw", "ui-client-token-123"
 MD5 = hashlib.md5(PASSWORD.encode()).hexdigest()
 NOWHERE = "http://staging.example.invalid"  # .invalid never resolves (RFC 6761)
-
-
-# --- a tiny loopback server -------------------------------------------------------------------
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-Reply = tuple[int, dict[str, str], bytes]
-
-
-@dataclass
-class Stub:
-    """A loopback HTTP/1.0 server; ``reply`` answers, or writes to the handler itself (None)."""
-
-    reply: Callable[[Seen, BaseHTTPRequestHandler], Reply | None]
-    host: str = "127.0.0.1"
-    seen: list[Seen] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def handle_one(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                seen = Seen(self.command, self.path, dict(self.headers), self.rfile.read(length))
-                stub.seen.append(seen)
-                answer = stub.reply(seen, self)
-                if answer is None:
-                    return
-                status, headers, body = answer
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_one
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address) -> None:
-                pass  # the client hung up on purpose (timeouts, size cap)
-
-        self.server = Server((self.host, 0), Handler)
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def stub():
-    servers: list[Stub] = []
-
-    def start(reply: Callable[[Seen, BaseHTTPRequestHandler], Reply | None]) -> Stub:
-        servers.append(Stub(reply))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def echo(seen: Seen, _handler: BaseHTTPRequestHandler) -> Reply:

@@ -6,9 +6,7 @@ import json
 import shlex
 import socket
 import sys
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from conformance.client import TargetClient, TargetUnreachable
 from conformance.hooks import BalanceSource, Clock, HookError, OtpSource
 from conformance.profile import Auth, Identifier, OtpConfig, Profile, Program
+from tests.targets import Reply, Seen, json_reply
 
 SPENDER = Identifier("mobile", "447700900001")
 EMAIL = Identifier("email", "a+b@example.com")
@@ -25,52 +24,19 @@ PYTHON = shlex.quote(sys.executable)
 Route = Callable[[str, dict[str, list[str]], bytes], tuple[int, object]]
 
 
-class HookServer:
-    """A loopback stand-in for the reference server's /_test/ hooks."""
-
-    def __init__(self, route: Route) -> None:
-        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
-        hooks = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def answer(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                hooks.seen.append((self.command, self.path, dict(self.headers), body))
-                parts = urlsplit(self.path)
-                status, data = route(parts.path, parse_qs(parts.query), body)
-                payload = json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = answer
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def hooks():
-    servers: list[HookServer] = []
+def hooks(stub):
+    """Loopback stand-ins for the reference server's /_test/ hooks, answering ``route``."""
 
-    def start(route: Route) -> HookServer:
-        servers.append(HookServer(route))
-        return servers[-1]
+    def start(route: Route):
+        def reply(seen: Seen, _handler) -> Reply:
+            parts = urlsplit(seen.path)
+            return json_reply(*route(parts.path, parse_qs(parts.query), seen.body))
 
-    yield start
-    for server in servers:
-        server.close()
+        server = stub(reply)
+        return server
+
+    return start
 
 
 def make_profile(base_url: str, *, otp: OtpConfig | None = None, balance_url: str | None = None,

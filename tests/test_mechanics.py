@@ -6,64 +6,32 @@ import json
 import socket
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conformance.client import TargetClient
 from conformance.mechanics import Budget, BudgetExceeded, UndoLog
 from conformance.profile import Auth, Identifier, Profile, Program
+from tests.targets import Reply, Seen, json_reply
 
 SPENDER = Identifier("mobile", "447700900001")
 
 Answer = Callable[[dict], tuple[int, object]]
 
 
-class ReversalServer:
+@pytest.fixture
+def target(stub):
     """A loopback target answering POST /v2/points/reverse with ``answer(body)``."""
 
-    def __init__(self, answer: Answer) -> None:
-        self.bodies: list[dict] = []
-        self.auth: list[str | None] = []
-        target = self
+    def start(answer: Answer):
+        def reply(seen: Seen, _handler) -> Reply:
+            if seen.path != "/v2/points/reverse":
+                return json_reply(404, {})
+            return json_reply(*answer(json.loads(seen.body)))
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                target.bodies.append(body)
-                target.auth.append(self.headers.get("Authorization"))
-                status, data = answer(body) if self.path == "/v2/points/reverse" else (404, {})
-                payload = data if isinstance(data, bytes) else json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+        return stub(reply)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def target():
-    servers: list[ReversalServer] = []
-
-    def start(answer: Answer) -> ReversalServer:
-        servers.append(ReversalServer(answer))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
+    return start
 
 
 def make_client(base_url: str, *, reversal_enabled: bool = True, **kwargs) -> TargetClient:
@@ -141,7 +109,7 @@ def test_undo_reverses_everything_outstanding(target):
     log.redeemed("54ZNkA", Identifier("external_id", "EXT-9"), 60)
     log.redeemed("card01", Identifier("card_number", "C-1"), 50)
     assert log.undo_all(make_client(server.url)) == []
-    assert server.bodies == [
+    assert [json.loads(s.body) for s in server.seen] == [
         {"redemptionId": "r0njPT", "pointsToBeReversed": 100,
          "identifier": {"type": "mobile", "value": "447700900001"}},
         {"redemptionId": "54ZNkA", "pointsToBeReversed": 60,
@@ -149,10 +117,10 @@ def test_undo_reverses_everything_outstanding(target):
         # The reversal identifier has no card type: sent without one (it is optional).
         {"redemptionId": "card01", "pointsToBeReversed": 50},
     ]
-    assert all(auth and auth.startswith("Basic ") for auth in server.auth)
+    assert all(s.headers.get("Authorization", "").startswith("Basic ") for s in server.seen)
     assert log.outstanding == []
     assert log.undo_all(make_client(server.url)) == []
-    assert len(server.bodies) == 3  # nothing reversed twice
+    assert len([json.loads(s.body) for s in server.seen]) == 3  # nothing reversed twice
 
 
 def test_undo_reverses_only_what_a_scenario_left(target):
@@ -163,7 +131,8 @@ def test_undo_reverses_only_what_a_scenario_left(target):
     log.redeemed("done", SPENDER, 50)
     log.reversed("done", 50)
     assert log.undo_all(make_client(server.url)) == []
-    assert [(b["redemptionId"], b["pointsToBeReversed"]) for b in server.bodies] == [("part", 70)]
+    bodies = [json.loads(s.body) for s in server.seen]
+    assert [(b["redemptionId"], b["pointsToBeReversed"]) for b in bodies] == [("part", 70)]
 
 
 @pytest.mark.parametrize("status, answer, why", [
@@ -203,7 +172,7 @@ def test_undo_when_the_program_forbids_reversals_calls_nothing(target):
     lines = log.undo_all(make_client(server.url, reversal_enabled=False))
     assert lines == ["redemption r1 (100 of 100 points, mobile=447700900001): not attempted: "
                      "program.reversal_enabled is false"]
-    assert server.bodies == []
+    assert [json.loads(s.body) for s in server.seen] == []
 
 
 def test_undo_against_an_unreachable_target_stops_trying():
