@@ -119,7 +119,10 @@ def _write_aborted(profile, report_dir: Path, reason: str, strict: bool) -> None
 
 def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
                  report_dir: Path) -> list[str]:
+    suite_dir = Path(__file__).resolve().parent / "suite"
     args = ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "-q",
+            "-c", str(suite_dir / "pytest.ini"), "--rootdir", str(suite_dir),
+            "--noconftest",  # a conftest.py where the user stands must not join the run
             "-o", "console_output_style=classic", "-W", "ignore::DeprecationWarning",
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
             f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2",
@@ -174,13 +177,16 @@ def run(options: RunOptions) -> int:
             print(f"points-conformance: aborted: {reason}", file=sys.stderr)
             print(f"report: {report_dir / 'index.html'}")
             return EXIT_ABORTED
+        results_path = report_dir / "results.json"
+        results_path.unlink(missing_ok=True)  # a stale verdict must never stand for this run
         with _sigterm_as_interrupt():
             exit_status = pytest.main(_pytest_args(options, base_url, profile, report_dir))
-    results_path = report_dir / "results.json"
-    if not results_path.is_file():
-        print(f"points-conformance: the run could not finish (pytest exit {int(exit_status)}); "
-              f"see the output above", file=sys.stderr)
-        return EXIT_ABORTED
+        if not results_path.is_file():
+            reason = f"the run could not finish (pytest exit {int(exit_status)})"
+            _write_aborted(loaded, report_dir, reason, options.strict)
+            print(f"points-conformance: aborted: {reason}; see the output above",
+                  file=sys.stderr)
+            return EXIT_ABORTED
     data = json.loads(results_path.read_text(encoding="utf-8"))
     if data["verdict"] == "aborted":
         print(f"points-conformance: aborted: {data.get('aborted_reason')}", file=sys.stderr)

@@ -179,3 +179,12 @@ def test_the_budget_skips_what_would_exceed_it_with_the_reason(cli, tmp_path):
     assert rdm02["status"] == "skipped", rdm02
     assert "budget" in rdm02["reason"]
     assert result.returncode == 0
+
+
+def test_a_conftest_or_pytest_ini_where_the_user_stands_does_not_change_the_run(cli, tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text("raise RuntimeError('not ours')\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option\n")
+    result = cli("run", "--suite", "scenarios", "--only", "RDM-01", "--report-dir",
+                 str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
