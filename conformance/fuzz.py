@@ -17,7 +17,7 @@ from functools import cache
 import schemathesis
 from schemathesis.engine import events, from_schema
 
-from conformance import catalog, outcomes, specs, xsd
+from conformance import catalog, interrupt, outcomes, specs, xsd
 from conformance.redaction import REDACTOR
 
 # Built-in checks that fit a target which may legitimately refuse any business request
@@ -351,6 +351,7 @@ def run(settings: FuzzSettings, *, phases: Iterable[str],
     outcome = FuzzOutcome()
     seen: set[tuple[str, str, str, str]] = set()
     for event in from_schema(schema).execute():
+        interrupt.raise_if_requested()
         if isinstance(event, events.ScenarioFinished):
             label = event.label or STATEFUL_LABEL
             recorder = event.recorder
@@ -391,4 +392,5 @@ def run(settings: FuzzSettings, *, phases: Iterable[str],
             outcome.errors.append(REDACTOR.text(str(event.info.message)) or "")
         elif isinstance(event, events.FatalError):
             outcome.errors.append(REDACTOR.text(str(event.exception)) or "")
+    interrupt.raise_if_requested()
     return outcome

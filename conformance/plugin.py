@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import __version__, catalog
+from conformance import __version__, catalog, interrupt
 from conformance.redaction import REDACTOR
 
 SUITES = ("all", "contract", "fuzz", "scenarios")
@@ -126,6 +126,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     state_holder["state"] = state
     config.stash[STATE_KEY] = state
+    config.stash[SIGNALS_KEY] = interrupt.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    previous = config.stash.get(SIGNALS_KEY, None)
+    if previous:
+        interrupt.restore(previous)
 
 
 def _state(config: pytest.Config) -> RunState | None:
@@ -243,7 +250,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.progress("undoing the run's redemptions")
     for line in state.undo.undo_all(state.client):
         state.collector.undone(line)
-    if exitstatus == pytest.ExitCode.INTERRUPTED:
+    if exitstatus == pytest.ExitCode.INTERRUPTED or interrupt.requested():
         session.config.stash[ABORT_KEY] = "interrupted (SIGINT or SIGTERM); results up to then"
     report_dir = session.config.getoption("pc_report_dir")
     if report_dir is None:
@@ -266,3 +273,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 ABORT_KEY = pytest.StashKey[str]()
+SIGNALS_KEY = pytest.StashKey[dict]()

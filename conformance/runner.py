@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -145,19 +144,6 @@ def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
     return args
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops a run the way Ctrl-C does: undo, report, exit 3."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run(options: RunOptions) -> int:
     import pytest
 
@@ -179,8 +165,7 @@ def run(options: RunOptions) -> int:
             return EXIT_ABORTED
         results_path = report_dir / "results.json"
         results_path.unlink(missing_ok=True)  # a stale verdict must never stand for this run
-        with _sigterm_as_interrupt():
-            exit_status = pytest.main(_pytest_args(options, base_url, profile, report_dir))
+        exit_status = pytest.main(_pytest_args(options, base_url, profile, report_dir))
         if not results_path.is_file():
             reason = f"the run could not finish (pytest exit {int(exit_status)})"
             _write_aborted(loaded, report_dir, reason, options.strict)

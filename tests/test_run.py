@@ -148,8 +148,8 @@ def test_an_interrupted_run_stops_quickly_and_reports_aborted(tmp_path, signum):
             break
     sent = time.monotonic()
     proc.send_signal(getattr(signal, signum))
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 3
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out[-3000:] + err[-3000:]
     assert time.monotonic() - sent < 10
     assert "aborted: interrupted" in err
     data = json.loads((tmp_path / "results.json").read_text())

@@ -1,18 +1,20 @@
 """How a route runs: credentials first, then the handler; Invalid input becomes a 400.
 
 Handlers are coroutines that never await once they touch the ledger, so each request's
-database work runs to its end on the event-loop thread before another request's begins.
+database work runs to its end on the event-loop thread before another request's begins
+(only the redeem.race fault switch breaks this, on purpose).
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conformance.server import replies
+from conformance.server import replies, switches
 from conformance.server.auth import CHALLENGE
 from conformance.server.params import Invalid, parse_json
 from conformance.server.state import ServerState
@@ -28,6 +30,19 @@ def _internal_error(state: ServerState, request: Request) -> None:
     # The traceback goes to the server's log only; the client gets a bare 500.
     state.internal_errors += 1
     log.exception("internal error on %s %s", request.method, request.url.path)
+
+
+def _leaky(state: ServerState, exc: Invalid) -> bool:
+    """errors.stack-trace: put the traceback in the message (the code stays); True if so."""
+    if switches.ERRORS_STACK_TRACE not in state.faults:
+        return False
+    exc.message = f"{exc.message}\n{traceback.format_exc()}"
+    return True
+
+
+def _as_500(response: Response) -> Response:
+    response.status_code = 500
+    return response
 
 
 def v11(refused: Callable[[Invalid, Request], dict]) -> Callable[[V11Handler], Handler]:
@@ -46,6 +61,10 @@ def v11(refused: Callable[[Invalid, Request], dict]) -> Callable[[V11Handler], H
                     raise Invalid("query parameter format must be json or xml")
                 return await handler(request, state, fmt)
             except Invalid as exc:
+                if _leaky(state, exc):
+                    body = refused(exc, request)
+                    body["response"]["status"]["code"] = 500  # it mirrors the HTTP status
+                    return replies.v11(body, fmt, 500)
                 return replies.v11(refused(exc, request), fmt, 400)
             except Exception:
                 _internal_error(state, request)
@@ -69,6 +88,8 @@ def v2(refused: Callable[[Invalid], Response] = _v2_invalid) -> Callable[[Handle
             try:
                 return await inner(request, state)
             except Invalid as exc:
+                if _leaky(state, exc):
+                    return _as_500(refused(exc))
                 return refused(exc)
             except Exception:
                 _internal_error(state, request)
@@ -82,7 +103,12 @@ def workflow(handler: Handler) -> Handler:
     """A request-workflow operation: Basic credentials plus the org-id and UI-token headers."""
     async def endpoint(request: Request) -> Response:
         state: ServerState = request.app.state.server
-        if not state.auth.workflow_ok(request.headers):
+        if switches.GOODWILL_NO_TOKEN_CHECK in state.faults:
+            # The bug: only the Basic credentials are checked, not the org id or UI token.
+            allowed = state.auth.basic_ok(request.headers.get("authorization"))
+        else:
+            allowed = state.auth.workflow_ok(request.headers)
+        if not allowed:
             return replies.json_response(
                 {"errors": [replies.message(401, "Unauthorized: missing or wrong credentials,"
                                                  " org id or UI token")],
@@ -90,8 +116,10 @@ def workflow(handler: Handler) -> Handler:
         try:
             return await handler(request, state)
         except Invalid as exc:
+            status = 500 if _leaky(state, exc) else 400
             return replies.json_response(
-                {"errors": [replies.message(exc.code, exc.message)], "message": exc.message}, 400)
+                {"errors": [replies.message(exc.code, exc.message)], "message": exc.message},
+                status)
         except Exception:
             _internal_error(state, request)
             return replies.json_response({"errors": [replies.message(500, "Internal error")]}, 500)

@@ -8,25 +8,26 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conformance.server import endpoints
-from conformance.server.ledger import Account
+from conformance.server import endpoints, switches
+from conformance.server.ledger import Account, Ledger
 from conformance.server.params import Invalid, field_int, field_str, loose_int, obj, whole_number
 from conformance.server.replies import json_response
 from conformance.server.state import ServerState
 
 REQUEST_TYPE = "goodwill-points"
 PENDING = "AdminTask"
+APPROVED = "Approved"
 TASK = "payload.IntouchAPITask-Payload"
 ORG_HEADER = "X-CAP-API-AUTH-ORG-ID"
 _SECRET_HEADER_PARTS = ("authorization", "cookie", "token", "secret", "password", "api-key",
                         "apikey")
 
 
-def echo_headers(headers: dict) -> dict:
+def echo_headers(headers: dict, redact: bool = True) -> dict:
     """The task's headers as echoed: credentials REDACTED (SEC-01), the org id a number."""
     echoed = {}
     for name, value in headers.items():
-        if any(part in name.lower() for part in _SECRET_HEADER_PARTS):
+        if redact and any(part in name.lower() for part in _SECRET_HEADER_PARTS):
             value = "REDACTED"
         elif name == ORG_HEADER:
             # The table types it Number; the sample sends a string (DC-01): answer the table.
@@ -35,65 +36,93 @@ def echo_headers(headers: dict) -> dict:
     return echoed
 
 
-def _validated_task(document: object) -> dict:
-    """The IntouchAPITask-Payload of a complete request; a missing or bad field is Invalid."""
+def _validated_task(document: object, lenient: bool = False) -> dict:
+    """The IntouchAPITask-Payload of a complete request; a missing or bad field is Invalid.
+
+    ``lenient`` is the goodwill.no-validation bug: a missing (or empty) mandatory field passes,
+    while a field that is present must still have the right type.
+    """
+    need = not lenient
+    filled = 0 if lenient else 1  # the least length of a mandatory string
     if not isinstance(document, dict):
         raise Invalid("the body must be a JSON object")
-    entity = obj(document, "entityInfo")
+    entity = obj(document, "entityInfo", required=need) or {}
     for name in ("tillId", "storeId", "zoneId", "conceptId"):
-        field_str(entity, f"entityInfo.{name}", required=True, min_length=1)
-    task = obj(obj(document, "payload"), TASK)
+        field_str(entity, f"entityInfo.{name}", required=need, min_length=filled)
+    task = obj(obj(document, "payload", required=need) or {}, TASK, required=need) or {}
     for name in ("hostname", "path", "method"):
-        field_str(task, f"{TASK}.{name}", required=True)
+        field_str(task, f"{TASK}.{name}", required=need)
     obj(task, f"{TASK}.pathParams", required=False)
-    obj(task, f"{TASK}.queryParams")
-    headers = obj(task, f"{TASK}.headers")
+    obj(task, f"{TASK}.queryParams", required=need)
+    headers = obj(task, f"{TASK}.headers", required=need) or {}
     for name in ("Authorization", "content-type"):
         field_str(headers, f"{TASK}.headers.{name}")
     if headers.get(ORG_HEADER) is not None:
         loose_int(headers[ORG_HEADER], f"{TASK}.headers.{ORG_HEADER}")
-    body = obj(task, f"{TASK}.body")
+    body = obj(task, f"{TASK}.body", required=need) or {}
     for name in ("referenceId", "reason"):
-        field_str(body, f"{TASK}.body.{name}", required=True, min_length=1)
+        field_str(body, f"{TASK}.body.{name}", required=need, min_length=filled)
     for name in ("baseType", "earningEntityType", "source"):
-        field_str(body, f"{TASK}.body.{name}", required=True)
+        field_str(body, f"{TASK}.body.{name}", required=need)
     for name in ("programId", "awardingTillId", "earningEntityId"):
-        field_int(body, f"{TASK}.body.{name}", required=True)
+        field_int(body, f"{TASK}.body.{name}", required=need)
     if body.get("points") is None:
-        raise Invalid(f"{TASK}.body.points is required")
-    if whole_number(body["points"], f"{TASK}.body.points") <= 0:
+        if need:
+            raise Invalid(f"{TASK}.body.points is required")
+    elif whole_number(body["points"], f"{TASK}.body.points") <= 0:
         raise Invalid(f"{TASK}.body.points must be greater than 0")
-    if body["earningEntityType"] not in ("CUSTOMER", "USERGROUP2"):
+    if body.get("earningEntityType", "CUSTOMER") not in ("CUSTOMER", "USERGROUP2"):
         raise Invalid(f"{TASK}.body.earningEntityType must be CUSTOMER or USERGROUP2")
     return task
 
 
-@endpoints.workflow
-async def request_goodwill(request: Request, state: ServerState) -> Response:
-    task = _validated_task(await endpoints.read_json(request))
-    body = task["body"]
-    ledger = state.ledger
-    if body["earningEntityType"] == "CUSTOMER":
-        found = ledger.customer(body["earningEntityId"])
-        account = Account("customer", body["earningEntityId"])
+def _earning_account(ledger: Ledger, body: dict) -> Account | None:
+    """The customer or group the request credits; None only when a lenient body names none."""
+    entity_id = body.get("earningEntityId")
+    if entity_id is None:
+        return None
+    if body.get("earningEntityType", "CUSTOMER") == "CUSTOMER":
+        found = ledger.customer(entity_id)
+        account = Account("customer", entity_id)
     else:
-        found = ledger.find_group("id", body["earningEntityId"])
-        account = Account("group", body["earningEntityId"])
+        found = ledger.find_group("id", entity_id)
+        account = Account("group", entity_id)
     if found is None:
         raise Invalid("earningEntityId names no customer or group of this organization", 816)
-    details = {"IntouchAPITask-Payload": {**task, "headers": echo_headers(task["headers"])},
+    return account
+
+
+@endpoints.workflow
+async def request_goodwill(request: Request, state: ServerState) -> Response:
+    faults = state.faults
+    task = _validated_task(await endpoints.read_json(request),
+                           lenient=switches.GOODWILL_NO_VALIDATION in faults)
+    body = task.get("body") or {}
+    ledger = state.ledger
+    account = _earning_account(ledger, body)
+    headers = echo_headers(task.get("headers") or {},
+                           redact=switches.GOODWILL_ECHO_CREDENTIALS not in faults)
+    details = {"IntouchAPITask-Payload": {**task, "headers": headers},
                "ValidateMakerAccess_Output": True, "ValidatePayload_Output": True}
     request_id = str(uuid.uuid4())
     start = state.clock.iso()
-    with ledger.transaction():
-        ledger.add_goodwill(request_id, account, int(body["points"]), json.dumps(details), start)
+    points = body.get("points")
+    # Only goodwill.no-validation lets a request without an account or points get here; it is
+    # answered as accepted but there is nothing to store.
+    if account is not None and points is not None:
+        with ledger.transaction():
+            ledger.add_goodwill(request_id, account, int(points), json.dumps(details), start)
+            if switches.GOODWILL_CREDIT_PENDING in faults:
+                ledger.add_entry(account, "goodwill_credit", int(points),
+                                 f"goodwill:{request_id}", start)
     credentials = state.seed.credentials
     return json_response({"data": {
         "requestId": request_id,
         "userId": credentials.user_id,
         "userName": credentials.username,
         "requestType": REQUEST_TYPE,
-        "state": PENDING,
+        # goodwill.wrong-state: a new request reported as already approved.
+        "state": APPROVED if switches.GOODWILL_WRONG_STATE in faults else PENDING,
         "startTime": start,
         "endTime": None,
         "details": details,

@@ -77,7 +77,8 @@ async def current_otp(request: Request, state: ServerState) -> Response:
     customer = _customer(request, state)
     if customer is None:
         return _not_found("no such customer")
-    code = active(state.ledger, state.clock, customer.user_id, purpose)
+    # The code as the server itself sees it: under otp.no-expiry an old code is still "sent".
+    code = active(state.ledger, state.clock, customer.user_id, purpose, state.faults)
     if code is None:
         return _not_found(f"no active {purpose} code")
     return json_response({"code": code.code})

@@ -380,15 +380,18 @@ class Ledger:
     # --- transfers ----------------------------------------------------------------------------
 
     def add_transfer(self, source: Account, destination: Account, points: int, notes: str,
-                     at: str) -> int:
+                     at: str, *, debit: bool = True, credit: bool = True) -> int:
+        """Record a transfer and move its points; ``debit``/``credit`` False only for faults."""
         from_user, from_group = _split(source)
         to_user, to_group = _split(destination)
         transfer_id = self._write(
             "INSERT INTO transfers (from_user, from_group, to_user, to_group, points, notes,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (from_user, from_group, to_user, to_group, points, notes, at))
-        self.add_entry(source, "transfer_out", -points, f"transfer:{transfer_id}", at)
-        self.add_entry(destination, "transfer_in", points, f"transfer:{transfer_id}", at)
+        if debit:
+            self.add_entry(source, "transfer_out", -points, f"transfer:{transfer_id}", at)
+        if credit:
+            self.add_entry(destination, "transfer_in", points, f"transfer:{transfer_id}", at)
         return transfer_id
 
     def transfer(self, transfer_id: int) -> Transfer | None:
@@ -407,10 +410,12 @@ class Ledger:
 
     # --- one-time codes -----------------------------------------------------------------------
 
-    def active_otp(self, user_id: int, purpose: str, now: float) -> Otp | None:
+    def active_otp(self, user_id: int, purpose: str, now: float | None) -> Otp | None:
+        """The newest unused code not expired at ``now`` (None: whatever its expiry)."""
         row = self._conn.execute(
-            "SELECT id, code, expires_at FROM otps WHERE user_id = ? AND purpose = ? AND used = 0"
-            " AND expires_at > ? ORDER BY id DESC LIMIT 1", (user_id, purpose, now)).fetchone()
+            "SELECT id, code, expires_at FROM otps WHERE user_id = ?1 AND purpose = ?2 AND used = 0"
+            " AND (?3 IS NULL OR expires_at > ?3) ORDER BY id DESC LIMIT 1",
+            (user_id, purpose, now)).fetchone()
         return None if row is None else Otp(*row)
 
     def last_otp_code(self, user_id: int, purpose: str) -> str | None:

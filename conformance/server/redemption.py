@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,8 +11,8 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conformance.server import endpoints, otp, xmlio
-from conformance.server.ledger import Customer, Ledger
+from conformance.server import endpoints, otp, switches, xmlio
+from conformance.server.ledger import Customer, Ledger, Otp
 from conformance.server.params import (
     Invalid,
     as_id,
@@ -40,6 +41,14 @@ VALIDATION_TYPES = ("MISSED_CALL", "SMS", "INVALID")
 # Either separator in the time part (DC-18); anything else is not a redemption time at all.
 _TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}) ([0-9]{2})[:-]([0-9]{2})[:-]([0-9]{2})")
 WRONG_CODE = Refusal(808, "Unable to redeem. Validation code is invalid")
+UNKNOWN_CUSTOMER = 816
+# isredeemable.always-refuse and redeem.unknown-as-empty: the refusal of a server that reads a
+# balance of 0 (for every customer, or for one it does not know).
+NOT_ENOUGH_POINTS = Refusal(818, "Points you are trying to redeem are more than the available"
+                                 " points")
+# redeem.race: how long the checks and the write stay apart. Long against the spread of
+# requests a scenario releases together, so that all of them pass the checks first.
+RACE_WINDOW_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,15 @@ def _query_echo(query: Mapping[str, str]) -> dict:
     return {}
 
 
+def _broken_rule(case: RedemptionCase, faults: frozenset[str]) -> Refusal | None:
+    """The refusal of the first redemption rule ``case`` breaks (isredeemable and redeem)."""
+    refusal = first_refusal(REDEMPTION_RULES, case, faults)
+    if refusal is not None and refusal.code == UNKNOWN_CUSTOMER and \
+            switches.REDEEM_UNKNOWN_AS_EMPTY in faults:
+        return NOT_ENOUGH_POINTS
+    return refusal
+
+
 # --- isredeemable ---------------------------------------------------------------------------
 
 def _redeemable(echo: dict, points: int, ok: bool, code: int, message: str, http: int,
@@ -124,14 +142,17 @@ async def is_redeemable(request: Request, state: ServerState, fmt: str) -> Respo
     ledger = state.ledger
     who = identify(ledger, kind, value)
     case = RedemptionCase(state.program, who.wellformed, who.customer, points, ledger.balance)
-    refusal = first_refusal(REDEMPTION_RULES, case, state.faults)
+    refusal = _broken_rule(case, state.faults)
+    if refusal is None and switches.ISREDEEMABLE_ALWAYS_REFUSE in state.faults:
+        refusal = NOT_ENOUGH_POINTS
     if refusal is not None:
         return v11(_redeemable(who.echo(), points, False, refusal.code, refusal.message, 200), fmt)
     message = "Points can be redeemed"
     if issue_otp:
-        with ledger.transaction():
-            otp.issue(ledger, state.clock, who.customer.user_id, "redeem",
-                      state.program.otp_validity_s)
+        if switches.OTP_ISREDEEMABLE_NO_ISSUE not in state.faults:
+            with ledger.transaction():
+                otp.issue(ledger, state.clock, who.customer.user_id, "redeem",
+                          state.program.otp_validity_s, state.faults)
         message += "; validation code issued"
     body = _redeemable(who.echo(), points, True, 800, message, 200,
                        state.program.points_currency_ratio)
@@ -168,9 +189,10 @@ async def issue_validation_code(request: Request, state: ServerState, fmt: str) 
         block = {**who.echo(), "points": points,
                  "item_status": item_status(False, refusal.code, refusal.message)}
         return v11(_code_body(block, False, 200, refusal.message), fmt)
-    with ledger.transaction():
-        otp.issue(ledger, state.clock, who.customer.user_id, "redeem",
-                  state.program.otp_validity_s)
+    if switches.OTP_NOT_ISSUED not in state.faults:
+        with ledger.transaction():
+            otp.issue(ledger, state.clock, who.customer.user_id, "redeem",
+                      state.program.otp_validity_s, state.faults)
     block = {**who.echo(), "points": points,
              "item_status": item_status(True, 200, "Validation Code Issued by SMS/Email")}
     return v11(_code_body(block, True, 200, ""), fmt)
@@ -257,6 +279,8 @@ async def redeem(request: Request, state: ServerState, fmt: str) -> Response:
     points = loose_int(item["points_redeemed"], "root.redeem[0].points_redeemed", 801)
     kind, value = _item_identifier(item)
     code = text(item.get("validation_code"), "root.redeem[0].validation_code", 824).strip()
+    if not code and switches.OTP_NOT_REQUIRED in state.faults:
+        skip = True  # the bug: no code is taken as "validation skipped"
     if not code and not skip:
         raise Invalid("Mobile number validation is mandatory: validation_code is required", 824)
     when = text(item.get("redemption_time"), "root.redeem[0].redemption_time", 859).strip()
@@ -270,25 +294,52 @@ async def redeem(request: Request, state: ServerState, fmt: str) -> Response:
     if item.get("group_redemption") not in (None, ""):
         loose_bool(item["group_redemption"], "root.redeem[0].group_redemption")
 
-    ledger, clock = state.ledger, state.clock
-    with ledger.transaction():
+    ledger, clock, faults = state.ledger, state.clock, state.faults
+
+    def judge() -> tuple[Identity, Refusal | None, Otp | None]:
         who = identify(ledger, kind, value)
         case = RedemptionCase(program, who.wellformed, who.customer, points, ledger.balance,
                               time_ok=not when or _time_ok(when))
-        refusal = first_refusal(REDEMPTION_RULES, case, state.faults)
+        refusal = _broken_rule(case, faults)
         current = None
         if refusal is None and not skip:
-            current = otp.matching(ledger, clock, who.customer.user_id, "redeem", code)
+            if switches.OTP_ANY_CODE in faults:
+                # The bug: the code is not compared, only required to exist.
+                current = otp.active(ledger, clock, who.customer.user_id, "redeem", faults)
+            else:
+                current = otp.matching(ledger, clock, who.customer.user_id, "redeem", code,
+                                       faults)
             if current is None:
                 refusal = WRONG_CODE
-        if refusal is not None:
-            block = {**who.echo(), "item_status": item_status(False, refusal.code, refusal.message)}
-            return v11(_redeemed(block, False, 200, refusal.message), fmt)
+        return who, refusal, current
+
+    def book(who: Identity, current: Otp | None) -> tuple[int, int]:
+        account = who.customer.account
         redemption_id = ledger.add_redemption(
             who.customer.user_id, points, redemption_time=when, at=clock.stamp(), **fields)
+        if switches.REDEEM_DEDUCTS_DOUBLE in faults:
+            ledger.add_entry(account, "redeem", -points, f"redemption:{redemption_id}",
+                             clock.stamp())
         if current is not None:
-            otp.consume(ledger, current)
-        balance = ledger.balance(who.customer.account)
+            otp.consume(ledger, current, "redeem", faults)
+        return redemption_id, ledger.balance(account)
+
+    if switches.REDEEM_RACE in faults:
+        # The bug: the checks read outside the transaction and the write happens after an
+        # await, so every request that arrives meanwhile passes the same checks.
+        who, refusal, current = judge()
+        if refusal is None:
+            await asyncio.sleep(RACE_WINDOW_S)
+            with ledger.transaction():
+                redemption_id, balance = book(who, current)
+    else:
+        with ledger.transaction():
+            who, refusal, current = judge()
+            if refusal is None:
+                redemption_id, balance = book(who, current)
+    if refusal is not None:
+        block = {**who.echo(), "item_status": item_status(False, refusal.code, refusal.message)}
+        return v11(_redeemed(block, False, 200, refusal.message), fmt)
     value_redeemed = points * program.points_currency_ratio
     block = {
         **who.echo(),

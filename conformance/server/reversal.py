@@ -5,14 +5,19 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conformance.server import endpoints
+from conformance.server import endpoints, switches
+from conformance.server.ledger import Account
 from conformance.server.params import Invalid, field_str, loose_int, obj, whole_number
 from conformance.server.replies import json_response, message
-from conformance.server.rules import REVERSAL_RULES, ReversalCase, first_refusal
+from conformance.server.rules import REVERSAL_RULES, Refusal, ReversalCase, first_refusal
 from conformance.server.state import ServerState
 from conformance.server.transfer import find_customer
 
 IDENTIFIER_TYPES = {"mobile": "mobile", "email": "email", "externalId": "external_id"}
+UNKNOWN = 902
+# reverse.unknown-as-reversed and reverse.no-partial answer what a server would that keeps
+# a "reversed" flag (none for an unknown id is read as "nothing left") instead of a sum.
+ALREADY_REVERSED = Refusal(812, "The points have been reverted already for this redemption")
 
 
 def _refused(exc: Invalid) -> Response:
@@ -56,13 +61,23 @@ async def reverse(request: Request, state: ServerState) -> Response:
             owner_matches = named is not None and named.user_id == redemption.user_id
         case = ReversalCase(state.program, redemption, owner_matches, requested,
                             ledger.reversed_points)
-        refusal = first_refusal(REVERSAL_RULES, case, state.faults)
+        faults = state.faults
+        refusal = first_refusal(REVERSAL_RULES, case, faults)
+        if refusal is not None and refusal.code == UNKNOWN and \
+                switches.REVERSE_UNKNOWN_AS_REVERSED in faults:
+            refusal = ALREADY_REVERSED
+        if refusal is None and switches.REVERSE_NO_PARTIAL in faults and \
+                ledger.reversed_points(redemption.id) > 0:
+            refusal = ALREADY_REVERSED
         if refusal is not None:
             return json_response({"redemptionId": redemption_id,
                                   "errors": [message(refusal.code, refusal.message)],
                                   "warnings": []})
         points = case.points
         reversal_id = ledger.add_reversal(redemption, points, state.clock.stamp())
+        if switches.REVERSE_CREDITS_DOUBLE in faults:
+            ledger.add_entry(Account("customer", redemption.user_id), "reverse", points,
+                             f"reversal:{reversal_id}", state.clock.stamp())
         owner = ledger.customer(redemption.user_id)
     if identifier is None:
         identifier = next(({"type": kind, "value": value} for kind, value in

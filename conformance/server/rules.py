@@ -3,7 +3,8 @@
 The first broken rule gives the refusal code, so an input that breaks exactly one rule gets
 that rule's code whatever the order (DC-14). Each rule's name is also a fault switch: a
 server started with ``faults={"redeem.balance"}`` skips that rule, which lets the suite's own
-tests prove that it notices a target breaking it.
+tests prove that it notices a target breaking it. ``FAULTS`` adds the behavioural switches of
+switches.py, which are bugs other than a rule left out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import cached_property
 
 from conformance.server.ledger import Account, Customer, Group, Redemption
 from conformance.server.seed import Program
+from conformance.server.switches import BEHAVIOURS
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +173,9 @@ REVERSAL_RULES: tuple[Rule, ...] = (
          " the redemption has left", lambda c: c.points > c.remaining),
 )
 
-FAULTS: frozenset[str] = frozenset(
+RULE_FAULTS: frozenset[str] = frozenset(
     rule.name for rule in (*REDEMPTION_RULES, *TRANSFER_RULES, *REVERSAL_RULES) if rule.faultable)
+FAULTS: frozenset[str] = RULE_FAULTS | BEHAVIOURS
 
 
 def check_faults(faults: Iterable[str]) -> frozenset[str]:

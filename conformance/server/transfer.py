@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conformance.server import endpoints, otp
+from conformance.server import endpoints, otp, switches
 from conformance.server.ledger import Customer, Group, Ledger, Transfer
 from conformance.server.params import (
     Invalid,
@@ -195,10 +195,10 @@ async def is_transferrable(request: Request, state: ServerState) -> Response:
     refusal = first_refusal(TRANSFER_RULES, case, state.faults)
     if refusal is not None:
         return v2_refusal(refusal.code, refusal.message)
-    if issue_otp:
+    if issue_otp and switches.TRANSFER_NO_OTP_ISSUED not in state.faults:
         with state.ledger.transaction():
             otp.issue(state.ledger, state.clock, case.source.user_id, "transfer",
-                      state.program.otp_validity_s)
+                      state.program.otp_validity_s, state.faults)
     return v2_data([{"pointsTobeTransferred": points,
                      "transferFrom": customer_details(case.source),
                      "transferTo": customer_details(case.destination),
@@ -218,14 +218,21 @@ async def transfer(request: Request, state: ServerState) -> Response:
         refusal = first_refusal(TRANSFER_RULES, case, state.faults)
         current = None
         if refusal is None:
-            current = otp.matching(ledger, state.clock, case.source.user_id, "transfer", code)
-            if current is None:
+            current = otp.matching(ledger, state.clock, case.source.user_id, "transfer", code,
+                                   state.faults)
+            if current is None and switches.TRANSFER_ANY_CODE in state.faults:
+                # The bug: the code is not checked at all; an active one is still used up.
+                current = otp.active(ledger, state.clock, case.source.user_id, "transfer",
+                                     state.faults)
+            elif current is None:
                 refusal = WRONG_CODE
         if refusal is not None:
             return v2_refusal(refusal.code, refusal.message)
-        transfer_id = ledger.add_transfer(case.source.account, case.destination.account, points,
-                                          notes, state.clock.stamp())
-        otp.consume(ledger, current)
+        transfer_id = ledger.add_transfer(
+            case.source.account, case.destination.account, points, notes, state.clock.stamp(),
+            credit=switches.TRANSFER_DEBIT_ONLY not in state.faults)
+        if current is not None:
+            otp.consume(ledger, current, "transfer", state.faults)
         record = transfer_record(state, ledger.transfer(transfer_id))
     return v2_data([record])
 
@@ -284,8 +291,11 @@ async def group_transfer(request: Request, state: ServerState) -> Response:
         refusal = first_refusal(TRANSFER_RULES, case, state.faults)
         if refusal is not None:
             return v2_refusal(refusal.code, refusal.message)
+        # group-transfer.noop: the transfer is recorded and answered, no points move.
+        moves = switches.GROUP_TRANSFER_NOOP not in state.faults
         transfer_id = ledger.add_transfer(case.source.account, case.destination.account,
-                                          case.points, given.notes, state.clock.stamp())
+                                          case.points, given.notes, state.clock.stamp(),
+                                          debit=moves, credit=moves)
         record = transfer_record(state, ledger.transfer(transfer_id))
     return v2_data([record])
 
@@ -308,4 +318,6 @@ async def transfer_history(request: Request, state: ServerState) -> Response:
     party = find_party(state.ledger, kind, identifier_type, value)
     if party is None:
         return v2_refusal(816, "Unable to find the customer or group in this organization")
+    if switches.TRANSFER_NO_HISTORY in state.faults:
+        return v2_data([])
     return v2_data([transfer_record(state, t) for t in state.ledger.transfers_from(party.account)])

@@ -96,13 +96,10 @@ def otp(pc, role: str, purpose: str = "redeem") -> str:
 
 def redeem(pc, role: str, points: int, code: str | None, *, book: bool = True,
            **item: Any) -> Answer:
-    """POST redeem; a success is booked in the undo log so the run can reverse it.
-
-    The points are reserved from the run's budget first, even if the target should refuse them
-    (a faulty target may not); ``book=False`` when the caller reserved them already. A negative
-    amount reserves nothing.
-    """
+    """POST redeem; a success is booked in the undo log so the run can reverse it."""
     ident = identifier(pc, role)
+    # Reserved even when the target should refuse (a faulty one may not); book=False when the
+    # caller reserved them already. A negative amount can take nothing.
     if book:
         pc.budget.spend(max(points, 0), f"redeem {points} for {role}")
     entry: dict[str, Any] = {"customer": {ident.key: ident.value}, "points_redeemed": points,
@@ -210,9 +207,10 @@ def catalog_codes(req_id: str) -> tuple[int, ...]:
 def observed_balance(pc, role: str) -> int | None:
     """The balance when a hook can tell it; otherwise None and a note that says so."""
     value = balance(pc, role)
-    if value is None:
-        note(pc, f"the profile has no balance hook, so the {role} customer's balance could not "
-                 "be observed; judged by the codes only")
+    text = (f"the profile has no balance hook, so the {role} customer's balance could not be "
+            "observed; judged by the codes only")
+    if value is None and not any(item.get("text") == text for item in pc.evidence):
+        note(pc, text)
     return value
 
 
@@ -293,3 +291,17 @@ def expect_unchanged(before: int | None, after: int | None) -> None:
         return
     expect(after == before, f"balance unchanged at {before}", f"balance {after}",
            balance_before=before, balance_after=after)
+
+
+def give_back(pc, role: str, answer: Answer) -> None:
+    """Reverse at once a redemption the target should have refused."""
+    # The undo log would only do it at the end of the run; later scenarios read this balance.
+    if answer.code != 800 or redemption_id(answer) in (None, ""):
+        return
+    if not pc.profile.program.reversal_enabled:
+        return
+    points = outcomes.as_int((outcomes.redeemed_block(answer.body) or {}).get("points_redeemed"))
+    if points is None:
+        return  # the undo log reverses it at the end, whatever it took
+    note(pc, "the redemption should have been refused; reversing it now")
+    reverse(pc, role, redemption_id(answer), points)

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suite import steps
+from conformance.suite import steps, steps_v2
+
+# A redemption id no target can hold (2**53 - 1 stays exact in every JSON parser), and one that
+# cannot be an id at all.
+UNKNOWN_REDEMPTION = 9007199254740991
+MALFORMED_REDEMPTION = "not-an-id!"
+# Profile keys the reversal body's identifier can carry (mobile, email, externalId).
+REVERSE_KEYS = ("mobile", "email", "external_id")
+
+
+def _require_reversal(pc) -> None:
+    if not pc.profile.program.reversal_enabled:
+        pytest.skip("program.reversal_enabled is false in the profile")
+
+
+def _part(pc, points: int) -> int:
+    """A first partial reversal that leaves something: one points_multiple, or half."""
+    part = steps_v2.small_points(pc)
+    return part if part < points else max(points // 2, 1)
 
 
 @pytest.fixture
+@steps_v2.mutates
 def redemption(pc):
     """A fresh redemption of the program's minimum by the spender, for a reversal to act on."""
-    if not pc.profile.program.reversal_enabled:
-        pytest.skip("program.reversal_enabled is false in the profile")
+    _require_reversal(pc)
     points = pc.profile.program.min_redeem
     answer = steps.redeem_with_fresh_code(pc, "spender", points)
     if answer.code != 800:
@@ -50,3 +68,102 @@ def test_second_reversal_is_refused(pc, redemption):
                  balance_before=before, balance_after=after)
     steps.expect(after == before, f"balance unchanged at {before}", f"balance {after}",
                  balance_before=before, balance_after=after)
+
+
+@pytest.mark.requirement("REV-03")
+@steps_v2.mutates
+def test_reversing_more_than_was_redeemed_is_refused(pc, redemption):
+    redemption_id, points = redemption
+    before = steps.balance(pc, "spender")
+    over = steps.reverse(pc, "spender", redemption_id, points + steps_v2.small_points(pc))
+    after = steps.balance(pc, "spender")
+    steps.expect(810 in over.codes, f"code 810 for {points + steps_v2.small_points(pc)} of a "
+                 f"{points}-point redemption", f"HTTP {over.status}, codes {over.codes}",
+                 balance_before=before, balance_after=after)
+    steps.expect(after == before, f"balance unchanged at {before}", f"balance {after}",
+                 balance_before=before, balance_after=after)
+    # The same rule once part is given back: the full amount is now more than remains.
+    part = _part(pc, points)
+    first = steps.reverse(pc, "spender", redemption_id, part)
+    if steps.outcomes.v2_refused(first.body) or first.status >= 400:
+        steps.note(pc, f"a partial reversal of {part} was refused (codes {first.codes}); the "
+                       "'more than remains' case was not tried")
+        return
+    before = steps.balance(pc, "spender")
+    rest = steps.reverse(pc, "spender", redemption_id, points)
+    after = steps.balance(pc, "spender")
+    steps.expect(810 in rest.codes, f"code 810 for {points} when {points - part} remain",
+                 f"HTTP {rest.status}, codes {rest.codes}", balance_before=before,
+                 balance_after=after)
+    steps.expect(after == before, f"balance unchanged at {before}", f"balance {after}",
+                 balance_before=before, balance_after=after)
+    if before is None:
+        steps.note(pc, "the profile has no balance hook: balances were not observed")
+
+
+@pytest.mark.requirement("REV-04")
+@steps_v2.mutates
+def test_reversing_an_unknown_redemption_is_refused(pc):
+    _require_reversal(pc)
+    points = pc.profile.program.min_redeem
+    before = steps.balance(pc, "spender")
+    unknown = steps.reverse(pc, "spender", UNKNOWN_REDEMPTION, points)
+    malformed = steps.reverse(pc, "spender", MALFORMED_REDEMPTION, points)
+    after = steps.balance(pc, "spender")
+    # 902 names an id that does not exist, 901 a malformed one; the catalog accepts either.
+    steps.expect(bool({901, 902} & set(unknown.codes)),
+                 f"code 902 (or 901) for redemption id {UNKNOWN_REDEMPTION}",
+                 f"HTTP {unknown.status}, codes {unknown.codes}", balance_before=before,
+                 balance_after=after)
+    steps.expect(bool({901, 902} & set(malformed.codes)),
+                 f"code 901 (or 902) for redemption id {MALFORMED_REDEMPTION!r}",
+                 f"HTTP {malformed.status}, codes {malformed.codes}", balance_before=before,
+                 balance_after=after)
+    steps.expect(after == before, f"balance unchanged at {before}", f"balance {after}",
+                 balance_before=before, balance_after=after)
+
+
+@pytest.mark.requirement("REV-05")
+@steps_v2.mutates
+def test_only_the_owner_can_reverse(pc, redemption):
+    redemption_id, points = redemption
+    if steps.identifier(pc, "receiver").key not in REVERSE_KEYS:
+        pytest.skip("the profile names the receiver by a key the reversal's identifier cannot "
+                    "carry (it takes mobile, email, externalId)")
+    spender_before = steps.balance(pc, "spender")
+    receiver_before = steps.balance(pc, "receiver")
+    answer = steps.reverse(pc, "receiver", redemption_id, points)
+    spender_after = steps.balance(pc, "spender")
+    receiver_after = steps.balance(pc, "receiver")
+    balances = {"spender_before": spender_before, "spender_after": spender_after,
+                "receiver_before": receiver_before, "receiver_after": receiver_after}
+    steps.expect(904 in answer.codes, "code 904 (the identifier does not own the redemption)",
+                 f"HTTP {answer.status}, codes {answer.codes}", **balances)
+    steps.expect(spender_after == spender_before and receiver_after == receiver_before,
+                 "both balances unchanged", "a balance moved", **balances)
+
+
+@pytest.mark.requirement("REV-06")
+@steps_v2.mutates
+def test_partial_reversal_then_the_remainder_restores_the_redemption(pc, redemption):
+    redemption_id, points = redemption
+    part = _part(pc, points)
+    before = steps.balance(pc, "spender")
+    first = steps.reverse(pc, "spender", redemption_id, part)
+    second = steps.reverse(pc, "spender", redemption_id, points - part)
+    after = steps.balance(pc, "spender")
+    for answer, amount in ((first, part), (second, points - part)):
+        body = answer.body if isinstance(answer.body, dict) else {}
+        steps.expect(not steps.outcomes.v2_refused(body) and answer.status < 400
+                     and body.get("reversalId") not in (None, ""),
+                     f"a reversal of {amount} with a reversalId, no errors",
+                     f"HTTP {answer.status}, codes {answer.codes}, reversalId "
+                     f"{body.get('reversalId')!r}", balance_before=before, balance_after=after)
+    total = sum(steps.outcomes.as_int(a.body.get("pointsReversed")) or 0 for a in (first, second))
+    steps.expect(total == points, f"pointsReversed {part} + {points - part} = {points}",
+                 f"pointsReversed total {total}", balance_before=before, balance_after=after)
+    if before is None:
+        steps.note(pc, "the profile has no balance hook: the restored balance was not observed")
+        return
+    steps.expect(after == before + points, f"balance {before} + {points} = {before + points}",
+                 f"balance {after}", balance_before=before, balance_after=after)

@@ -1,0 +1,168 @@
+"""What a scenario run must report against each deliberate bug of the reference server.
+
+The reference server (``points-conformance serve --fault NAME``, or
+``conformance.server.run_in_thread(faults=(NAME,))``) has fault switches: every business rule
+can be turned off by its name, and a few switches change a behaviour instead. Each turns on one
+bug. ``FAULT_EXPECTATIONS`` maps every switch to the requirement ids whose scenarios must fail
+when ``points-conformance run --suite scenarios --only <those ids>`` meets it; that is how the
+suite proves its scenarios can fail. tests/test_faults.py runs them all and checks that the
+names here are exactly the server's.
+
+This module does not import the server, nor the server this module (ARCHITECTURE.md): the
+names are the contract between them.
+
+Some ids are listed under more than one fault where the rules are coupled: a balance check
+left out or a double deduction also breaks RDM-12 (the balance goes negative, or drops by more
+than the successful redemptions took), a double deduction also fails the OTP scenarios that
+redeem with the code they obtained and check the balance drop (OTP-02, OTP-06), and a
+reversal that credits twice also breaks REV-06. A fault with no ids is a bug no requirement of
+the catalog describes; it is listed so the gap shows, and its run covers every scenario.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault switch of the reference server and the requirements it must make fail."""
+
+    name: str
+    ids: frozenset[str]
+    description: str  # what the server does under the switch, in one line
+
+
+def _fault(name: str, ids: str, description: str) -> Fault:
+    return Fault(name, frozenset(ids.split()), description)
+
+
+CATALOG: tuple[Fault, ...] = (
+    # --- redemption rules switched off ----------------------------------------------------
+    _fault("redeem.enrolled", "RDM-08",
+           "isredeemable and redeem accept a customer not enrolled in the loyalty program "
+           "(no 686)"),
+    _fault("redeem.fraud", "RDM-07",
+           "isredeemable and redeem accept a customer marked as fraud (no 809)"),
+    _fault("redeem.points-positive", "RDM-10",
+           "0 and negative amounts are not refused as invalid (801); they fall through to the "
+           "minimum rule (821)"),
+    _fault("redeem.multiple", "RDM-03",
+           "an amount that is not a multiple of points_multiple is redeemable (no 807)"),
+    _fault("redeem.minimum", "RDM-04",
+           "an amount below min_redeem is redeemable (no 821)"),
+    _fault("redeem.maximum", "RDM-05",
+           "an amount above max_redeem is redeemable (no 819)"),
+    _fault("redeem.balance", "RDM-06 RDM-12",
+           "an amount above the balance is redeemable (no 818): the balance goes negative"),
+    _fault("redeem.time", "RDM-11",
+           "a redemption_time in the documented shape but naming no real date is accepted "
+           "(no 859); one not in the shape at all is still refused"),
+    # --- redemption behaviours ------------------------------------------------------------
+    _fault("isredeemable.always-refuse", "RDM-01 OTP-06",
+           "isredeemable answers not redeemable (818) where every rule passes, and so issues "
+           "no code for issue_otp=true; redeem is unaffected"),
+    _fault("redeem.deducts-double", "RDM-02 RDM-12 OTP-02 OTP-06",
+           "redeem takes twice the points from the balance and answers as if it took them "
+           "once (points_redeemed is the amount asked)"),
+    _fault("redeem.race", "RDM-12",
+           "redeem checks the balance and the code, waits 0.25 s, then writes without "
+           "checking again: concurrent redemptions overdraw and share one code"),
+    _fault("redeem.unknown-as-empty", "RDM-09",
+           "isredeemable and redeem refuse an unregistered customer as one holding no points "
+           "(818) instead of 816; validationcode still answers 816"),
+    # --- validation codes (redeem) ----------------------------------------------------------
+    _fault("otp.not-issued", "OTP-01",
+           "validationcode answers success (200) but issues no code"),
+    _fault("otp.regenerate", "OTP-02",
+           "every validationcode (or issue_otp) issues a new code, replacing the one still "
+           "valid"),
+    _fault("otp.any-code", "OTP-03",
+           "redeem accepts any code while the customer has an active one (used or expired "
+           "codes are still refused)"),
+    _fault("otp.reusable", "OTP-04",
+           "a code is never marked used: it redeems again until it expires"),
+    _fault("otp.no-expiry", "OTP-05",
+           "codes never expire: an old code still redeems and validationcode keeps sending it"),
+    _fault("otp.isredeemable-no-issue", "OTP-06",
+           "isredeemable with issue_otp=true answers redeemable and 'validation code issued' "
+           "but issues none"),
+    _fault("otp.not-required", "OTP-07",
+           "redeem without validation_code succeeds as if validation were skipped; a code "
+           "that is sent is still checked"),
+    # --- reversal ---------------------------------------------------------------------------
+    _fault("reverse.enabled", "",
+           "reversals are allowed when program.reversal_enabled is false (no 905); the "
+           "reference program enables them, so nothing changes"),
+    _fault("reverse.owner", "REV-05",
+           "an identifier that does not own the redemption can reverse it (no 904)"),
+    _fault("reverse.not-reversed", "REV-02",
+           "a fully reversed redemption is not refused as already reversed (812); a second "
+           "reversal gets 810 (more than remains) instead"),
+    _fault("reverse.within-remaining", "REV-03",
+           "a reversal of more than the redemption has left is accepted (no 810) and gives "
+           "back the points asked"),
+    _fault("reverse.credits-double", "REV-01 REV-06",
+           "a reversal gives back twice the points it reports (pointsReversed is the amount "
+           "asked)"),
+    _fault("reverse.unknown-as-reversed", "REV-04",
+           "an unknown redemption id is refused as already reversed (812) instead of 902; a "
+           "malformed one still gets 901"),
+    _fault("reverse.no-partial", "REV-06",
+           "once part of a redemption is reversed, the remainder is refused as already "
+           "reversed (812)"),
+    # --- transfer rules switched off ----------------------------------------------------------
+    _fault("transfer.same-party", "TRF-04",
+           "a transfer to oneself is allowed (no 418); it moves nothing"),
+    _fault("transfer.source-fraud", "TRF-05",
+           "a customer marked as fraud can send points (no 415)"),
+    _fault("transfer.destination-fraud", "TRF-05",
+           "a customer marked as fraud can receive points (no 414)"),
+    _fault("transfer.enrolled", "",
+           "a customer not enrolled can send points (no 686); no requirement covers it"),
+    _fault("transfer.actor", "",
+           "a group transfer's transferredBy need not be a member of the source group (no "
+           "904); no requirement covers it"),
+    _fault("transfer.points-positive", "",
+           "a transfer of 0 or negative points is not refused as invalid (801): 0 passes the "
+           "checks, a negative amount fails the database; no requirement covers it"),
+    _fault("transfer.balance", "TRF-06",
+           "a transfer of more than the source holds is allowed (no 818)"),
+    # --- transfer behaviours --------------------------------------------------------------------
+    _fault("transfer.no-otp-issued", "TRF-01",
+           "isTransferrable with issueOtp true answers transferrable but issues no code"),
+    _fault("transfer.debit-only", "TRF-02",
+           "a customer transfer takes the points from the source and credits no one"),
+    _fault("transfer.any-code", "TRF-03",
+           "a customer transfer accepts any code (an active one is still used up)"),
+    _fault("transfer.no-history", "TRF-07",
+           "the transfer history answers an empty list for every known customer or group"),
+    _fault("group-transfer.noop", "TRF-08",
+           "userGroup2/transfer answers a transfer record but moves no points"),
+    # --- goodwill workflow ------------------------------------------------------------------------
+    _fault("goodwill.wrong-state", "GW-01",
+           "a new goodwill request is answered with state Approved instead of AdminTask "
+           "(nothing is credited)"),
+    _fault("goodwill.no-validation", "GW-02",
+           "a goodwill request missing mandatory fields (or with them empty) is accepted as "
+           "pending; fields that are present are still type-checked"),
+    _fault("goodwill.credit-pending", "GW-03",
+           "a goodwill request credits its points at once, while it is still pending"),
+    _fault("goodwill.no-token-check", "GW-04",
+           "the goodwill workflow checks only the Basic credentials, not the UI token or org "
+           "id"),
+    _fault("goodwill.echo-credentials", "SEC-01",
+           "the goodwill task's headers are echoed unredacted: the Authorization value comes "
+           "back in details"),
+    # --- every operation --------------------------------------------------------------------------
+    _fault("errors.stack-trace", "SEC-02",
+           "input the spec refuses answers HTTP 500 with the Python traceback appended to the "
+           "message; the refusal code stays (also fails CON-04/CON-06 when fuzzing)"),
+)
+
+FAULT_EXPECTATIONS: dict[str, frozenset[str]] = {fault.name: fault.ids for fault in CATALOG}
+
+
+def faults_for(req_id: str) -> list[Fault]:
+    """The faults whose scenario run must fail ``req_id``."""
+    return [fault for fault in CATALOG if req_id in fault.ids]

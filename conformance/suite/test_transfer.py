@@ -1,0 +1,253 @@
+"""Transfer (points v2): points move between customers and groups, conserved, with a code.
+
+A transfer moves real points and the run's undo log cannot reverse it, so every scenario that
+makes one gives the points back with a transfer the other way and moves only one
+points_multiple (booked against budget.max_points both ways).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance import outcomes
+from conformance.suite import steps_v2
+from conformance.suite.steps import balance, expect, note, require_balance
+
+OVER_BALANCE_CODES = {804, 818, 803}
+
+
+def _balances(pc, *roles: str) -> dict[str, int | None]:
+    """The roles' balances (None each without a balance hook), named for expect()."""
+    return {role: balance(pc, role) for role in roles}
+
+
+def _shown(before: dict[str, int | None], after: dict[str, int | None]) -> dict[str, int | None]:
+    shown: dict[str, int | None] = {}
+    for role in before:
+        shown[f"{role}_before"], shown[f"{role}_after"] = before[role], after[role]
+    return shown
+
+
+def _expect_unchanged(pc, before: dict[str, int | None], after: dict[str, int | None]) -> None:
+    if all(value is None for value in before.values()):
+        note(pc, "the profile has no balance hook: the balances were not observed")
+        return
+    expect(before == after, "every balance unchanged",
+           ", ".join(f"{role} {before[role]} -> {after[role]}" for role in before),
+           **_shown(before, after))
+
+
+def _source_code(pc, source: str, points: int) -> tuple[str, set[int]]:
+    """A code issued to ``source`` for a transfer it may make, and the extra codes that allows.
+
+    When no genuine code can be had (no OTP source, or the target issues none), a wrong one is
+    sent, and a target may judge the code before the rule under test (DC-14): 808 is accepted.
+    """
+    code = steps_v2.transfer_code(pc, source, "receiver" if source != "receiver" else "spender",
+                                  points, required=False)
+    if code is not None:
+        return code, set()
+    note(pc, f"no transfer code could be had for {source}: a wrong one is sent, and 808 (wrong "
+             "code) is accepted besides the rule's own code")
+    return steps_v2.wrong_code(None), {808}
+
+
+def _refused_with(pc, answer, codes: set[int], what: str, before, after) -> None:
+    expect(bool(codes & set(answer.codes)),
+           f"{what} refused with code {' or '.join(str(c) for c in sorted(codes))}",
+           steps_v2.describe(answer), **_shown(before, after))
+
+
+@pytest.mark.requirement("TRF-01")
+def test_transfer_check_confirms_and_sends_a_code(pc):
+    why = steps_v2.otp_unavailable(pc)
+    if why is not None:
+        pytest.skip(f"{why}, so the code sent to the source cannot be observed")
+    points = steps_v2.small_points(pc)
+    check = steps_v2.transfer_check(pc, "spender", "receiver", points, issue_otp=True)
+    expect(steps_v2.transferrable(check), f"transferrable true for {points} spender -> "
+           "receiver, no errors", steps_v2.describe(check))
+    code = steps_v2.issued_code(pc, "spender", "transfer")
+    expect(bool(code), "an active transfer code for the spender from the OTP source",
+           "no active transfer code")
+
+
+@pytest.mark.requirement("TRF-02")
+@steps_v2.mutates
+def test_transfer_moves_exactly_the_points(pc):
+    points = steps_v2.small_points(pc)
+    before = {"spender": require_balance(pc, "spender"),
+              "receiver": require_balance(pc, "receiver")}
+    code = steps_v2.transfer_code(pc, "spender", "receiver", points)
+    answer = steps_v2.transfer(pc, "spender", "receiver", points, code)
+    after = _balances(pc, "spender", "receiver")
+    note(pc, f"transferred {points} points (one points_multiple) spender -> receiver; the "
+             "points are given back below")
+    if steps_v2.transferred(answer):
+        steps_v2.give_back(pc, "spender", "receiver", points)
+    shown = _shown(before, after)
+    row = steps_v2.first_row(answer)
+    expect(steps_v2.transferred(answer), "a transfer record with a transferId, no errors",
+           steps_v2.describe(answer), **shown)
+    moved = outcomes.as_int(row.get("pointsTransferred"))
+    expect(moved == points, f"pointsTransferred {points}",
+           f"pointsTransferred {row.get('pointsTransferred')!r}", **shown)
+    expect(after["spender"] == before["spender"] - points
+           and after["receiver"] == before["receiver"] + points,
+           f"spender {before['spender']} - {points}, receiver {before['receiver']} + {points}",
+           f"spender {after['spender']}, receiver {after['receiver']}", **shown)
+
+
+@pytest.mark.requirement("TRF-03")
+@steps_v2.mutates
+def test_transfer_with_a_wrong_code_is_refused(pc):
+    points = steps_v2.small_points(pc)
+    before = _balances(pc, "spender", "receiver")
+    # A code is active (issued just now), so the refusal can only be about its value.
+    real = steps_v2.transfer_code(pc, "spender", "receiver", points, required=False)
+    wrong = steps_v2.wrong_code(real)
+    answer = steps_v2.transfer(pc, "spender", "receiver", points, wrong)
+    after = _balances(pc, "spender", "receiver")
+    if steps_v2.transferred(answer):
+        steps_v2.give_back(pc, "spender", "receiver", points)
+    expect(steps_v2.refused(answer) and not steps_v2.transferred(answer),
+           "refused (a code in errors[]/warnings[] or a 4xx), no transfer record",
+           steps_v2.describe(answer), **_shown(before, after))
+    _expect_unchanged(pc, before, after)
+
+
+@pytest.mark.requirement("TRF-04")
+@steps_v2.mutates
+def test_transfer_to_oneself_is_refused(pc):
+    points = steps_v2.small_points(pc)
+    before = _balances(pc, "spender")
+    check = steps_v2.transfer_check(pc, "spender", "spender", points)
+    _refused_with(pc, check, {418}, "isTransferrable spender -> spender", before, before)
+    # A code issued to the spender (the source), so that only the parties break a rule.
+    code, also = _source_code(pc, "spender", points)
+    answer = steps_v2.transfer(pc, "spender", "spender", points, code)
+    after = _balances(pc, "spender")
+    _refused_with(pc, answer, {418} | also, "transfer spender -> spender", before, after)
+    _expect_unchanged(pc, before, after)
+
+
+@pytest.mark.requirement("TRF-05")
+@steps_v2.mutates
+def test_transfer_from_a_fraud_customer_is_refused(pc):
+    points = steps_v2.small_points(pc)
+    before = _balances(pc, "fraud", "receiver")
+    check = steps_v2.transfer_check(pc, "fraud", "receiver", points)
+    _refused_with(pc, check, {415}, "isTransferrable fraud -> receiver", before, before)
+    # A conformant target issues no code to a fraud customer, so this is normally a wrong one.
+    code, also = _source_code(pc, "fraud", points)
+    answer = steps_v2.transfer(pc, "fraud", "receiver", points, code)
+    after = _balances(pc, "fraud", "receiver")
+    if steps_v2.transferred(answer):
+        steps_v2.give_back(pc, "fraud", "receiver", points)
+    _refused_with(pc, answer, {415} | also, "transfer fraud -> receiver", before, after)
+    _expect_unchanged(pc, before, after)
+
+
+@pytest.mark.requirement("TRF-05")
+@steps_v2.mutates
+def test_transfer_to_a_fraud_customer_is_refused(pc):
+    points = steps_v2.small_points(pc)
+    before = _balances(pc, "spender", "fraud")
+    check = steps_v2.transfer_check(pc, "spender", "fraud", points)
+    _refused_with(pc, check, {414}, "isTransferrable spender -> fraud", before, before)
+    code, also = _source_code(pc, "spender", points)
+    answer = steps_v2.transfer(pc, "spender", "fraud", points, code)
+    after = _balances(pc, "spender", "fraud")
+    if steps_v2.transferred(answer):
+        steps_v2.give_back(pc, "spender", "fraud", points)
+    _refused_with(pc, answer, {414} | also, "transfer spender -> fraud", before, after)
+    _expect_unchanged(pc, before, after)
+
+
+@pytest.mark.requirement("TRF-06")
+@steps_v2.mutates
+def test_transfer_of_more_than_the_balance_is_refused(pc):
+    multiple = steps_v2.small_points(pc)
+    held = balance(pc, "low_balance")
+    if held is None:
+        # The profile promises min_redeem <= balance < max_redeem for this role.
+        amount = steps_v2.round_up(pc.profile.program.max_redeem, multiple)
+        note(pc, f"no balance hook: {amount} exceeds the low_balance customer's balance only "
+                 "by the profile's promise (balance < max_redeem)")
+    else:
+        amount = steps_v2.round_up(max(held, 0) + 1, multiple)
+    before = _balances(pc, "low_balance", "receiver")
+    check = steps_v2.transfer_check(pc, "low_balance", "receiver", amount)
+    _refused_with(pc, check, OVER_BALANCE_CODES,
+                  f"isTransferrable of {amount} from a balance of {held}", before, before)
+    # A code for an amount the customer holds, so that only the amount breaks a rule.
+    code, also = _source_code(pc, "low_balance", multiple)
+    answer = steps_v2.transfer(pc, "low_balance", "receiver", amount, code)
+    after = _balances(pc, "low_balance", "receiver")
+    if steps_v2.transferred(answer):
+        steps_v2.give_back(pc, "low_balance", "receiver", amount)
+    _refused_with(pc, answer, OVER_BALANCE_CODES | also,
+                  f"transfer of {amount} from a balance of {held}", before, after)
+    _expect_unchanged(pc, before, after)
+
+
+@pytest.mark.requirement("TRF-07")
+@steps_v2.mutates
+def test_transfer_history_lists_the_transfer(pc):
+    points = steps_v2.small_points(pc)
+    code = steps_v2.transfer_code(pc, "spender", "receiver", points)
+    made = steps_v2.transfer(pc, "spender", "receiver", points, code)
+    if not steps_v2.transferred(made):
+        pytest.fail(f"could not make a transfer to look for: {steps_v2.describe(made)}")
+    transfer_id = steps_v2.first_row(made).get("transferId")
+    listed = steps_v2.history(pc, "spender")
+    steps_v2.give_back(pc, "spender", "receiver", points)
+    matches = [row for row in steps_v2.rows(listed)
+               if str(row.get("transferId")) == str(transfer_id)]
+    expect(bool(matches), f"transferId {transfer_id} among the spender's transfers",
+           f"HTTP {listed.status}, codes {listed.codes}, transferIds "
+           f"{[row.get('transferId') for row in steps_v2.rows(listed)][:20]}")
+    listed_points = outcomes.as_int(matches[0].get("pointsTransferred"))
+    expect(listed_points == points, f"pointsTransferred {points} for transferId {transfer_id}",
+           f"pointsTransferred {matches[0].get('pointsTransferred')!r}")
+
+
+@pytest.mark.requirement("TRF-08")
+@steps_v2.mutates
+def test_group_transfer_moves_points_to_a_customer(pc):
+    group_id = steps_v2.source_group(pc)
+    points = steps_v2.small_points(pc)
+    customer_before = require_balance(pc, "spender")
+    group_before = steps_v2.group_balance(pc, group_id)
+    # The spender both receives and makes the transfer: the reference seed makes it the group's
+    # primary member, and the profile names no other member.
+    check = steps_v2.group_check(pc, group_id, "spender", points)
+    shown = {"customer_before": customer_before, "group_before": group_before}
+    expect(steps_v2.transferrable(check), f"transferrable true for {points} group {group_id} "
+           "-> spender", steps_v2.describe(check), **shown)
+    group = steps_v2.group_entity(group_id)
+    customer = steps_v2.entity(pc, "spender")
+    answer = steps_v2.group_transfer(pc, group, customer, "spender", points,
+                                     f"group transfer {points} group {group_id} -> spender")
+    customer_after = require_balance(pc, "spender")
+    group_after = steps_v2.group_balance(pc, group_id)
+    shown.update(customer_after=customer_after, group_after=group_after)
+    if steps_v2.transferred(answer):
+        back = steps_v2.group_transfer(pc, customer, group, "spender", points,
+                                       f"give back {points} spender -> group {group_id}")
+        if not steps_v2.transferred(back):
+            pc.collector.undone(f"group transfer of {points} points group {group_id} -> "
+                                f"spender: not given back: {steps_v2.describe(back)}")
+    expect(steps_v2.transferred(answer), "a transfer record with a transferId, no errors",
+           steps_v2.describe(answer), **shown)
+    moved = outcomes.as_int(steps_v2.first_row(answer).get("pointsTransferred"))
+    expect(moved == points, f"pointsTransferred {points}", f"pointsTransferred {moved}", **shown)
+    expect(customer_after == customer_before + points,
+           f"customer balance {customer_before} + {points}", f"customer balance "
+           f"{customer_after}", **shown)
+    if group_before is None or group_after is None:
+        note(pc, "the balance hook does not report group balances: only the customer side "
+                 "was judged")
+        return
+    expect(group_after == group_before - points, f"group balance {group_before} - {points}",
+           f"group balance {group_after}", **shown)
