@@ -46,3 +46,11 @@ def test_requirements_command_prints_every_id(cli):
     for rid in PRODUCT_IDS:
         assert f"\n{rid} " in result.stdout
     assert "47 requirements: 40 MUST, 7 SHOULD." in result.stdout
+
+
+def test_readme_lists_every_requirement_id_with_a_line():
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    for req in catalog.requirements():
+        assert f"\n| {req.id} | " in readme, req.id

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,7 @@ from conformance import catalog, server
 from conformance.faults import CATALOG, FAULT_EXPECTATIONS, faults_for
 from conformance.paths import fixtures_dir
 
-with warnings.catch_warnings():
-    # pyproject.toml registers no "faults" marker; -m faults selects this module all the same.
-    warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
-    pytestmark = pytest.mark.faults
+pytestmark = pytest.mark.faults
 
 PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
 SCENARIO_IDS = tuple(r.id for r in catalog.requirements() if r.area != "contract")
