@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     generate = spec_commands.add_parser("generate", help="rewrite the generated XSD files")
     generate.set_defaults(handler=_specs_generate)
 
+    selftest = commands.add_parser(
+        "selftest", help="prove the suite: run it against the reference server under each fault")
+    selftest.add_argument("--workers", type=int, default=2, metavar="N",
+                          help="fault runs at a time (default 2)")
+    selftest.set_defaults(handler=_selftest)
+
     reqs = commands.add_parser("requirements", help="print the requirement catalog")
     reqs.set_defaults(handler=_requirements)
     return parser
@@ -131,6 +137,20 @@ def _requirements(args: argparse.Namespace) -> int:
     print(textwrap.dedent(f"""
         {len(rows)} requirements: {counts['MUST']} MUST, {counts['SHOULD']} SHOULD."""))
     return EXIT_OK
+
+
+# --- selftest -----------------------------------------------------------------------------------
+
+def _selftest(args: argparse.Namespace) -> int:
+    from conformance import selftest
+
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: must be at least 1")
+    result = selftest.run_all(workers=args.workers,
+                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(selftest.render(result))
+    selftest.save(result)
+    return EXIT_OK if result.ok else EXIT_FAIL
 
 
 # --- serve ------------------------------------------------------------------------------------

@@ -255,7 +255,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report_dir = session.config.getoption("pc_report_dir")
     if report_dir is None:
         return
-    from conformance import report, results, specs
+    from conformance import report, results, selftest, specs
 
     baseline_path = session.config.getoption("pc_baseline")
     baseline = results.Baseline.load(baseline_path) if baseline_path else None
@@ -267,7 +267,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         finished_at=datetime.now(UTC), suite_version=__version__,
         spec_version=specs.spec_version(), strict=state.options["strict"],
         aborted_reason=session.config.stash.get(ABORT_KEY, None), baseline=baseline,
-        skip_reasons=skip_reasons,
+        skip_reasons=skip_reasons, selftest=selftest.last_score(),
     )
     report.write_reports(result, Path(report_dir), pytest_html="pytest-report.html")
 

@@ -1,0 +1,176 @@
+"""`points-conformance selftest`: the suite against the reference server, clean and faulty.
+
+A fault is caught when exactly the requirement ids conformance.faults maps it to fail (and
+nothing errors); a false failure is a scenario failing on the clean server. The last result is
+kept per suite version, so the HTML report of a normal run can show the suite's own score.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from conformance import __version__, catalog
+from conformance.faults import CATALOG
+from conformance.paths import fixtures_dir
+
+PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
+SCENARIO_IDS = tuple(r.id for r in catalog.requirements() if r.area != "contract")
+RUN_TIMEOUT_S = 180
+CLEAN = ""  # the run with no fault
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One scenario run against one server: each requirement's status and reason."""
+
+    fault: str
+    statuses: dict[str, str]
+    reasons: dict[str, str]
+    seconds: float
+    output: str
+
+    def ids(self, status: str) -> set[str]:
+        return {req_id for req_id, value in self.statuses.items() if value == status}
+
+    def explain(self, req_ids: set[str]) -> str:
+        lines = [f"  {i} {self.statuses.get(i)}: {self.reasons.get(i, '')[:300]}"
+                 for i in sorted(req_ids)]
+        return "\n".join(lines) or "  (none)"
+
+
+def scenario_run(fault: str, only: tuple[str, ...], pycache: Path) -> Outcome:
+    """Run the scenarios of ``only`` (all when empty) against a server with ``fault`` on.
+
+    Each run is a subprocess (pytest.main does not run twice in one process), as a user runs
+    it. ``pycache`` keeps the bytecode of pytest's assertion rewriting between runs: without it
+    (PYTHONDONTWRITEBYTECODE) every run spends some 3 s rewriting the plugins it loads.
+    """
+    from conformance import server
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="pc-fault-") as tmp, \
+            server.run_in_thread(faults=(fault,) if fault else ()) as target:
+        report_dir = Path(tmp) / "report"
+        command = [sys.executable, "-m", "conformance", "run", "--base-url", target.base_url,
+                   "--profile", str(PROFILE), "--suite", "scenarios", "--max-examples", "1",
+                   "--report-dir", str(report_dir)]
+        if only:
+            command += ["--only", *only]
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+                              cwd=tmp, env=env)
+        results = report_dir / "results.json"
+        output = (done.stdout[-3000:] + done.stderr[-3000:]).strip()
+        if not results.is_file():
+            return Outcome(fault, {}, {}, time.monotonic() - started,
+                           f"no results.json (exit {done.returncode})\n{output}")
+        rows = json.loads(results.read_text(encoding="utf-8"))["requirements"]
+    selected = set(only or SCENARIO_IDS)
+    return Outcome(fault, {r["id"]: r["status"] for r in rows if r["id"] in selected},
+                   {r["id"]: r["reason"] for r in rows if r["id"] in selected},
+                   time.monotonic() - started, output)
+
+
+@dataclass(frozen=True)
+class Row:
+    fault: str
+    expected: frozenset[str]
+    outcome: Outcome
+
+    @property
+    def failed(self) -> set[str]:
+        return self.outcome.ids("failed")
+
+    @property
+    def caught(self) -> bool:
+        return not self.outcome.ids("error") and self.failed == set(self.expected) \
+            and bool(self.outcome.statuses)
+
+
+@dataclass(frozen=True)
+class SelftestResult:
+    clean: Outcome
+    rows: tuple[Row, ...]
+    seconds: float
+
+    @property
+    def false_failures(self) -> set[str]:
+        return set(SCENARIO_IDS) - self.clean.ids("passed")
+
+    @property
+    def caught(self) -> int:
+        return sum(1 for row in self.rows if row.caught)
+
+    @property
+    def ok(self) -> bool:
+        return self.caught == len(self.rows) and not self.false_failures
+
+    def summary(self) -> dict:
+        return {"version": __version__, "caught": self.caught, "total": len(self.rows),
+                "false_failures": len(self.false_failures), "seconds": round(self.seconds, 1),
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
+            pycache: Path | None = None) -> SelftestResult:
+    """The clean run (alone: it fills the bytecode cache), then every fault's."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="pc-pycache-") as tmp:
+        cache = pycache or Path(tmp)
+        clean = scenario_run(CLEAN, SCENARIO_IDS, cache)
+        if progress:
+            progress(f"clean run: {len(clean.ids('passed'))}/{len(SCENARIO_IDS)} passed")
+        with ThreadPoolExecutor(workers, thread_name_prefix="fault-run") as pool:
+            futures = [(f, pool.submit(scenario_run, f.name, tuple(sorted(f.ids)), cache))
+                       for f in CATALOG]
+            rows = []
+            for fault, future in futures:
+                rows.append(Row(fault.name, fault.ids, future.result()))
+                if progress:
+                    progress(f"{fault.name}: {'caught' if rows[-1].caught else 'NOT CAUGHT'}")
+    return SelftestResult(clean, tuple(rows), time.monotonic() - started)
+
+
+def render(result: SelftestResult) -> str:
+    header = f"{'fault':<30} {'expected to fail':<28} {'failed':<28} {'caught':<7} {'s':>5}"
+    lines = [header, "-" * len(header)]
+    for row in result.rows:
+        lines.append(f"{row.fault:<30} {' '.join(sorted(row.expected)) or '-':<28} "
+                     f"{' '.join(sorted(row.failed)) or '-':<28} "
+                     f"{'yes' if row.caught else 'NO':<7} {row.outcome.seconds:>5.1f}")
+    if result.false_failures:
+        lines.append("false failures on the clean reference server:")
+        lines.append(result.clean.explain(result.false_failures))
+    lines.append(f"selftest: caught {result.caught}/{len(result.rows)} faults, "
+                 f"false failures: {len(result.false_failures)}")
+    return "\n".join(lines)
+
+
+def score_path(reports_root: Path = Path("reports")) -> Path:
+    return reports_root / f"selftest-{__version__}.json"
+
+
+def save(result: SelftestResult, reports_root: Path = Path("reports")) -> Path:
+    path = score_path(reports_root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def last_score(reports_root: Path = Path("reports")) -> dict | None:
+    """The last self-test of this version, for the HTML report; None when there is none."""
+    try:
+        data = json.loads(score_path(reports_root).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if data.get("version") == __version__ else None
