@@ -71,6 +71,14 @@ def test_redeem_with_a_valid_code_deducts_exactly_the_amount(pc):
                  f"balance {after}", balance_before=before, balance_after=after)
 
 
+def _spender_is_refused(pc, req_id: str, points: int) -> None:
+    """The spender, holding enough and with a valid code, is refused ``points`` by the rule."""
+    _within_spender_balance(pc, points)
+    steps.afford(pc, points, req_id)
+    code = steps.fresh_code(pc, "spender", points)
+    _refused_by_isredeemable_and_redeem(pc, req_id, "spender", points, code)
+
+
 @pytest.mark.requirement("RDM-03")
 def test_amount_not_a_multiple_is_refused(pc):
     step, program = steps.points_step(pc), pc.profile.program
@@ -85,10 +93,7 @@ def test_amount_not_a_multiple_is_refused(pc):
     if points is None:
         pytest.skip(f"no amount between min_redeem {program.min_redeem} and max_redeem "
                     f"{program.max_redeem} breaks the multiple of {step}")
-    _within_spender_balance(pc, points)
-    steps.afford(pc, points, "RDM-03")
-    code = steps.fresh_code(pc, "spender", points)
-    _refused_by_isredeemable_and_redeem(pc, "RDM-03", "spender", points, code)
+    _spender_is_refused(pc, "RDM-03", points)
 
 
 @pytest.mark.requirement("RDM-04")
@@ -97,10 +102,7 @@ def test_amount_below_the_minimum_is_refused(pc):
     points = (program.min_redeem - 1) // step * step  # the largest multiple below the minimum
     if points < 1:
         pytest.skip(f"no positive multiple of {step} lies below min_redeem {program.min_redeem}")
-    _within_spender_balance(pc, points)
-    steps.afford(pc, points, "RDM-04")
-    code = steps.fresh_code(pc, "spender", points)
-    _refused_by_isredeemable_and_redeem(pc, "RDM-04", "spender", points, code)
+    _spender_is_refused(pc, "RDM-04", points)
 
 
 @pytest.mark.requirement("RDM-05")
@@ -112,10 +114,7 @@ def test_amount_above_the_maximum_is_refused(pc):
         pytest.skip(f"without a balance hook only the profile's promise (spender holds at least "
                     f"budget.max_points {pc.budget.max_points}) says the spender can cover "
                     f"{points}, and it does not")
-    _within_spender_balance(pc, points)
-    steps.afford(pc, points, "RDM-05")
-    code = steps.fresh_code(pc, "spender", points)
-    _refused_by_isredeemable_and_redeem(pc, "RDM-05", "spender", points, code)
+    _spender_is_refused(pc, "RDM-05", points)
 
 
 @pytest.mark.requirement("RDM-06")
