@@ -49,7 +49,7 @@ XML_OPERATIONS = {"isRedeemable", "issueValidationCode", "redeemPoints"}
 # Parity needs the same call twice: only for calls that change nothing.
 PARITY_OPERATIONS = {"isRedeemable"}
 
-_TRACE = re.compile(
+LEAK_PATTERN = re.compile(
     r"Traceback \(most recent call last\)|\bat [\w$.]+\([\w]+\.java:\d+\)|"
     r"File \"[^\"]+\", line \d+|\bException in thread\b|\.internal\b|\binternal-[\w-]+\.",
 )
@@ -249,7 +249,7 @@ def no_stack_trace_in_errors(ctx, response, case):
     """SEC-02: error bodies carry no stack traces or internal host names."""
     if response.status_code < 400:
         return True
-    match = _TRACE.search(response.content.decode("utf-8", "replace"))
+    match = LEAK_PATTERN.search(response.content.decode("utf-8", "replace"))
     if match:
         raise AssertionError(f"Error body leaks internals: {match.group(0)!r}")
     return None

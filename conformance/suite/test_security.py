@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conformance.fuzz import _TRACE  # one definition of a leak, shared with the contract phase
+from conformance.fuzz import LEAK_PATTERN  # one definition of a leak, shared with fuzzing
 from conformance.profile import ProfileError
 from conformance.redaction import REDACTOR
 from conformance.suite import steps_v2
@@ -106,7 +106,7 @@ def test_error_bodies_leak_no_internals(pc):
     leaks = []
     for what, method, path, options in calls:
         response = pc.client.request(method, path, note=what, **options)
-        found = _TRACE.search(response.content.decode("utf-8", "replace"))
+        found = LEAK_PATTERN.search(response.content.decode("utf-8", "replace"))
         if found:
             leaks.append(f"{what}: HTTP {response.status_code}, {found.group(0)!r}")
     expect(not leaks, "no stack trace or internal host name in any error body",
