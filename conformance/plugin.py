@@ -155,10 +155,16 @@ def _ids(item: pytest.Item) -> tuple[list[str], bool]:
     return list(marker.args), bool(marker.kwargs.get("explicit", False))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = _state(config)
     if state is None:
         return
+    for item in items:
+        if not item.get_closest_marker("contract_phase"):
+            # Scenarios read and change shared customers' balances: under pytest-xdist
+            # (--dist loadgroup) they all run on one worker, one after another.
+            item.add_marker(pytest.mark.xdist_group("scenarios"))
     only, suite = state.options["only"], state.options["suite"]
     unknown = only - {r.id for r in catalog.requirements()}
     if unknown:
@@ -252,6 +258,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.collector.undone(line)
     if exitstatus == pytest.ExitCode.INTERRUPTED or interrupt.requested():
         session.config.stash[ABORT_KEY] = "interrupted (SIGINT or SIGTERM); results up to then"
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        # An xdist worker: its share goes to the controller, which writes the one report.
+        workeroutput["pc_collector"] = state.collector.export()
+        return
     report_dir = session.config.getoption("pc_report_dir")
     if report_dir is None:
         return
@@ -270,6 +281,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         skip_reasons=skip_reasons, selftest=selftest.last_score(),
     )
     report.write_reports(result, Path(report_dir), pytest_html="pytest-report.html")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist: fold a finished worker's outcomes into the controller's collector."""
+    state = _state(node.config)
+    exported = getattr(node, "workeroutput", {}).get("pc_collector")
+    if state is not None and exported:
+        state.collector.merge(exported)
+    if error:
+        node.config.stash[ABORT_KEY] = f"an xdist worker stopped: {error}"
 
 
 ABORT_KEY = pytest.StashKey[str]()

@@ -11,7 +11,7 @@ import copy
 import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -182,6 +182,32 @@ class Collector:
         with self._lock:
             if text not in self._notes:
                 self._notes.append(text)
+
+    def export(self) -> dict[str, Any]:
+        """Everything recorded, as plain data: what an xdist worker hands to the controller."""
+        with self._lock:
+            return {
+                "records": [asdict(entry) for entry in self._records],
+                "fuzz_cases": dict(self._fuzz_cases),
+                "fuzz_failures": [asdict(failure) for failure in self._fuzz_failures],
+                "undone": list(self._undone), "notes": list(self._notes),
+            }
+
+    def merge(self, data: Mapping[str, Any]) -> None:
+        """Add what another collector exported (an xdist worker's share of the run)."""
+        for entry in data.get("records", ()):
+            self.record(entry["req_id"], entry["status"], reason=entry["reason"],
+                        evidence=entry["evidence"], source=entry["source"])
+        for label, n in data.get("fuzz_cases", {}).items():
+            self.fuzz_cases(label, n)
+        for failure in data.get("fuzz_failures", ()):
+            self.fuzz_failure(failure["id"], operation=failure["operation"],
+                              check=failure["check"], message=failure["message"],
+                              exchange=failure["exchange"])
+        for line in data.get("undone", ()):
+            self.undone(line)
+        for text in data.get("notes", ()):
+            self.note(text)
 
     def build(self, *, target: str, started_at: datetime, finished_at: datetime,
               suite_version: str, spec_version: str, strict: bool,

@@ -188,3 +188,43 @@ def test_a_conftest_or_pytest_ini_where_the_user_stands_does_not_change_the_run(
     result = cli("run", "--suite", "scenarios", "--only", "RDM-01", "--report-dir",
                  str(tmp_path / "r"), cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_plain_pytest_with_xdist_writes_one_merged_report(tmp_path):
+    with server.run_in_thread() as reference:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-p",
+             "no:cacheprovider", "-q", "-n", "2", "--dist", "loadgroup", "--noconftest",
+             "--pc-profile", str(REFERENCE_PROFILE), "--pc-base-url", reference.base_url,
+             "--pc-suite", "scenarios", "--pc-report-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    data = json.loads((tmp_path / "results.json").read_text())
+    scenario_ids = {r.id for r in catalog.requirements() if r.area != "contract"}
+    passed = {r["id"] for r in data["requirements"] if r["status"] == "passed"}
+    assert passed == scenario_ids
+
+
+def test_a_baselined_failure_is_reported_known_and_does_not_fail_the_run(cli, tmp_path):
+    def rename(path: str, body: bytes) -> bytes:
+        return body.replace(b'"is_redeemable"', b'"isRedeemable"')
+
+    baseline = tmp_path / "known.yaml"
+    baseline.write_text("known_failures:\n  - id: CON-01\n    reason: vendor ticket 123\n")
+    with server.run_in_thread() as reference, rewriting_proxy(reference.base_url, rename) as url:
+        result = cli("run", "--base-url", url, "--profile", str(REFERENCE_PROFILE),
+                     "--only", "CON-01", "--baseline", str(baseline), "--report-dir",
+                     str(tmp_path / "r"), *QUICK)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    con01 = next(r for r in json.loads((tmp_path / "r" / "results.json").read_text())
+                 ["requirements"] if r["id"] == "CON-01")
+    assert con01["status"] == "failed" and con01["known"] is True
+    assert "vendor ticket 123" in con01["reason"]
+
+
+def test_a_broken_baseline_file_is_a_usage_error(cli, tmp_path):
+    baseline = tmp_path / "known.yaml"
+    baseline.write_text("known_failures:\n  - id: NOPE-01\n")
+    result = cli("run", "--baseline", str(baseline), "--report-dir", str(tmp_path / "r"))
+    assert result.returncode == 2
+    assert "known.yaml" in result.stderr and "Traceback" not in result.stderr
