@@ -111,7 +111,7 @@ def main() -> int:
                     "--checks", "not_a_server_error,status_code_conformance,"
                                 "content_type_conformance,response_schema_conformance,"
                                 "negative_data_rejection,ignored_auth",
-                    "--no-color"])
+                    "--continue-on-failure", "--no-color"])
                 rows.append(("st run (same spec, same server setup)", wall, peak, code))
             finally:
                 server.stop()
