@@ -210,7 +210,10 @@ def xml_json_parity(ctx, response, case):
         query={**(case.query or {}), "format": "json"}, body=case.body,
         media_type=case.media_type,
     )
-    other = twin.call(session=getattr(ctx, "session", None))
+    # The run's own transport settings (credentials, headers, timeout), as schemathesis sends
+    # its probes: a bare call would go out without the run's credentials.
+    kwargs = dict(ctx.internals.transport_kwargs or {})
+    other = case.operation.schema.transport.send(twin, **kwargs)
     if other.status_code != 200:
         raise AssertionError(f"format=xml answered 200 but format=json answered "
                              f"{other.status_code} for the same call")

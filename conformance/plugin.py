@@ -7,6 +7,7 @@ aggregated per requirement id into the one results model (conformance.results).
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,7 +37,9 @@ class RunState:
     options: dict
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     progress_writer: object = None
+    prefetch: object = None  # the contract phase running in the background, if any
     _local: threading.local = field(default_factory=threading.local)
+    _pending: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
 
     @property
     def evidence(self) -> list:
@@ -45,12 +48,26 @@ class RunState:
             self._local.evidence = []
         return self._local.evidence
 
+    def drain(self) -> None:
+        """Write out the progress lines other threads left (main thread only)."""
+        while True:
+            try:
+                message = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            self.progress(message)
+
     def reset_evidence(self) -> None:
         self._local.evidence = []
 
     def progress(self, message: str) -> None:
         writer = self.progress_writer
         if writer is None:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            # The background contract phase: output is captured while a test runs and the
+            # capture manager belongs to the main thread, which writes these out (drain).
+            self._pending.put(message)
             return
         # Tests run with output captured; progress must reach the terminal while they run.
         capture = writer.config.pluginmanager.getplugin("capturemanager")
@@ -183,7 +200,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (keep if selected else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    # Scenarios first: the contract phase runs behind them in the background (test_contract).
+    items[:] = sorted(keep, key=lambda item: bool(item.get_closest_marker("contract_phase")))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
+    state = _state(session.config)
+    # An xdist worker fuzzes only what it is handed, so it runs each contract test inline.
+    if state is not None and getattr(session.config, "workerinput", None) is None \
+            and not session.config.getoption("collectonly"):
+        from conformance.suite import test_contract
+
+        contract = [item for item in session.items if item.get_closest_marker("contract_phase")]
+        state.prefetch = test_contract.prefetch(state, contract)
+    yield
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -215,6 +246,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     state = _state(item.config)
+    if state is not None and report.when == "teardown":
+        state.drain()  # the background contract phase's progress, between tests
     ids, explicit = _ids(item)
     if state is None or not ids or explicit:
         return

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import pytest
 
-from conformance import fuzz, specs
+from conformance import fuzz, interrupt, specs
 
 pytestmark = pytest.mark.contract_phase
 
@@ -48,6 +51,95 @@ def _record(pc, outcome: fuzz.FuzzOutcome, ids: tuple[str, ...], source: str) ->
         collector.note(f"{source}: {error}")
 
 
+STATEFUL = "stateful"
+
+
+class Prefetch:
+    """Runs the contract phase in a background thread while the scenarios run.
+
+    Fuzzing sends random identifiers, so it cannot disturb the profile customers' balances the
+    scenarios read; overlapping the two saves the scenarios' time on the wall clock. Each
+    contract test then waits for its own operation's outcome.
+    """
+
+    def __init__(self, jobs: dict[str, Callable[[], fuzz.FuzzOutcome]]):
+        self._jobs = jobs
+        self._done = {key: threading.Event() for key in jobs}
+        self._results: dict[str, fuzz.FuzzOutcome | BaseException] = {}
+        self._thread = threading.Thread(target=self._run, name="contract-prefetch", daemon=True)
+
+    def start(self) -> Prefetch:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        for key, job in self._jobs.items():
+            try:
+                self._results[key] = job()
+            except BaseException as exc:  # KeyboardInterrupt included: hand it to the test
+                self._results[key] = exc
+            self._done[key].set()
+            if interrupt.requested():
+                for event in self._done.values():
+                    event.set()
+                return
+
+    def result(self, key: str, on_wait: Callable[[], None] = lambda: None
+               ) -> fuzz.FuzzOutcome | None:
+        """The outcome for ``key`` (waits for it), or None when it was not prefetched."""
+        if key not in self._done:
+            return None
+        while not self._done[key].wait(0.2):
+            on_wait()
+            interrupt.raise_if_requested()
+        on_wait()
+        found = self._results.get(key)
+        if found is None:
+            raise KeyboardInterrupt
+        if isinstance(found, BaseException):
+            raise found
+        return found
+
+
+def prefetch(pc, items: list[pytest.Item]) -> Prefetch | None:
+    """Start the contract phase of the selected contract tests in the background."""
+    jobs: dict[str, Callable[[], fuzz.FuzzOutcome]] = {}
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if item.originalname == "test_operation_conforms_to_its_contract" and callspec:
+            operation_id = callspec.params["operation_id"]
+            if _runnable(pc, operation_id) is None:
+                jobs[operation_id] = _job(pc, _phases(pc), [operation_id])
+        elif item.originalname == "test_linked_sequences_stay_schema_conformant" and \
+                pc.options["suite"] != "contract":
+            jobs[STATEFUL] = _job(pc, ["stateful"], None)
+    return Prefetch(jobs).start() if jobs else None
+
+
+def _job(pc, phases, operation_ids) -> Callable[[], fuzz.FuzzOutcome]:
+    return lambda: fuzz.run(_settings(pc), phases=phases, operation_ids=operation_ids,
+                            progress=pc.progress)
+
+
+def _phases(pc) -> list[str]:
+    return PHASES.get(pc.options["suite"], PHASES["all"])
+
+
+def _runnable(pc, operation_id: str) -> str | None:
+    """Why the operation is not fuzzed in this run, or None."""
+    if pc.options["strict"] and operation_id not in {
+            op.operation_id for op in specs.iter_operations(specs.load_combined(strict=True))}:
+        return "not in the strict specs (DC-10: the goodwill path of the title line)"
+    if operation_id in fuzz.MUTATING_OPERATIONS and not pc.client.mutations_allowed:
+        return "state-changing operation on a non-loopback target: pass --allow-mutations"
+    return None
+
+
+def _outcome(pc, key: str, run: Callable[[], fuzz.FuzzOutcome]) -> fuzz.FuzzOutcome:
+    background = pc.prefetch.result(key, pc.drain) if pc.prefetch is not None else None
+    return background if background is not None else run()
+
+
 def _summary(outcome: fuzz.FuzzOutcome) -> str:
     lines = [f"{f.req_id} {f.check} on {f.operation}: {f.message.splitlines()[0]}"
              for f in outcome.failures]
@@ -58,14 +150,10 @@ def _summary(outcome: fuzz.FuzzOutcome) -> str:
 @pytest.mark.parametrize(("operation_id", "family"), [(o[0], o[1]) for o in OPERATIONS],
                          ids=[o[2] for o in OPERATIONS])
 def test_operation_conforms_to_its_contract(pc, request, operation_id, family):
-    if pc.options["strict"] and operation_id not in {
-            op.operation_id for op in specs.iter_operations(specs.load_combined(strict=True))}:
-        pytest.skip("not in the strict specs (DC-10: the goodwill path of the title line)")
-    if operation_id in fuzz.MUTATING_OPERATIONS and not pc.client.mutations_allowed:
-        pytest.skip("state-changing operation on a non-loopback target: pass --allow-mutations")
-    outcome = fuzz.run(_settings(pc), phases=PHASES[pc.options["suite"]
-                                                    if pc.options["suite"] in PHASES else "all"],
-                       operation_ids=[operation_id], progress=pc.progress)
+    why_not = _runnable(pc, operation_id)
+    if why_not is not None:
+        pytest.skip(why_not)
+    outcome = _outcome(pc, operation_id, _job(pc, _phases(pc), [operation_id]))
     _record(pc, outcome, PER_OPERATION_IDS, request.node.nodeid)
     if not outcome.operations or not any(outcome.operations.values()):
         reasons = "; ".join(outcome.errors) or "; ".join(outcome.skipped.values())
@@ -77,7 +165,7 @@ def test_operation_conforms_to_its_contract(pc, request, operation_id, family):
 def test_linked_sequences_stay_schema_conformant(pc, request):
     if pc.options["suite"] == "contract":
         pytest.skip("the stateful phase belongs to --suite fuzz or all")
-    outcome = fuzz.run(_settings(pc), phases=["stateful"], progress=pc.progress)
+    outcome = _outcome(pc, STATEFUL, _job(pc, ["stateful"], None))
     _record(pc, outcome, ("CON-08",), request.node.nodeid)
     stateful_failures = [f for f in outcome.failures if f.req_id == "CON-08"]
     if not stateful_failures and not outcome.checks_run.get("CON-08"):
