@@ -125,6 +125,7 @@ def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
             # The suite's failures carry their own messages (steps.expect): rewriting asserts
             # would only cost a second or more at every start.
             "--assert=plain", "-p", "no:anyio", "-p", "no:schemathesis",
+            "-p", "no:hypothesispytest", "-p", "no:xdist",
             "-o", "console_output_style=classic", "-W", "ignore::DeprecationWarning",
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
             f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2",
