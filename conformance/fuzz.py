@@ -277,6 +277,18 @@ class FuzzOutcome:
     checks_run: dict[str, int] = field(default_factory=dict)  # requirement id -> checks passed
     errors: list[str] = field(default_factory=list)  # engine problems (unreachable target …)
     skipped: dict[str, str] = field(default_factory=dict)  # label -> why
+    # label -> requirement id -> checks passed, so one engine run can be reported per operation
+    checks_by_operation: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def for_operation(self, label: str) -> FuzzOutcome:
+        """The part of a run over several operations that concerns ``label``."""
+        return FuzzOutcome(
+            operations={label: self.operations[label]} if label in self.operations else {},
+            failures=[f for f in self.failures if f.operation == label],
+            checks_run=dict(self.checks_by_operation.get(label, {})),
+            errors=list(self.errors),
+            skipped={label: self.skipped[label]} if label in self.skipped else {},
+        )
 
 
 @dataclass(frozen=True)
@@ -370,6 +382,8 @@ def run(settings: FuzzSettings, *, phases: Iterable[str],
                     if check.failure_info is None:
                         if check.status.value == "success":
                             outcome.checks_run[req_id] = outcome.checks_run.get(req_id, 0) + 1
+                            per_op = outcome.checks_by_operation.setdefault(label, {})
+                            per_op[req_id] = per_op.get(req_id, 0) + 1
                         continue
                     failure = check.failure_info.failure
                     message = REDACTOR.text(f"{failure.title}: {failure.message}".strip()) or ""

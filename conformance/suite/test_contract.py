@@ -52,6 +52,8 @@ def _record(pc, outcome: fuzz.FuzzOutcome, ids: tuple[str, ...], source: str) ->
 
 
 STATEFUL = "stateful"
+ALL_OPERATIONS = "all operations"
+LABELS = {operation_id: label for operation_id, _, label in OPERATIONS}
 
 
 class Prefetch:
@@ -62,8 +64,10 @@ class Prefetch:
     contract test then waits for its own operation's outcome.
     """
 
-    def __init__(self, jobs: dict[str, Callable[[], fuzz.FuzzOutcome]]):
+    def __init__(self, jobs: dict[str, Callable[[], fuzz.FuzzOutcome]],
+                 labels: dict[str, str]):
         self._jobs = jobs
+        self._labels = labels  # operation id -> label, for operations in the ALL_OPERATIONS job
         self._done = {key: threading.Event() for key in jobs}
         self._results: dict[str, fuzz.FuzzOutcome | BaseException] = {}
         self._thread = threading.Thread(target=self._run, name="contract-prefetch", daemon=True)
@@ -87,6 +91,8 @@ class Prefetch:
     def result(self, key: str, on_wait: Callable[[], None] = lambda: None
                ) -> fuzz.FuzzOutcome | None:
         """The outcome for ``key`` (waits for it), or None when it was not prefetched."""
+        if key in self._labels:
+            return self.result(ALL_OPERATIONS, on_wait).for_operation(self._labels[key])
         if key not in self._done:
             return None
         while not self._done[key].wait(0.2):
@@ -104,16 +110,21 @@ class Prefetch:
 def prefetch(pc, items: list[pytest.Item]) -> Prefetch | None:
     """Start the contract phase of the selected contract tests in the background."""
     jobs: dict[str, Callable[[], fuzz.FuzzOutcome]] = {}
+    labels: dict[str, str] = {}
     for item in items:
         callspec = getattr(item, "callspec", None)
         if item.originalname == "test_operation_conforms_to_its_contract" and callspec:
             operation_id = callspec.params["operation_id"]
             if _runnable(pc, operation_id) is None:
-                jobs[operation_id] = _job(pc, _phases(pc), [operation_id])
+                labels[operation_id] = LABELS[operation_id]
         elif item.originalname == "test_linked_sequences_stay_schema_conformant" and \
                 pc.options["suite"] != "contract":
             jobs[STATEFUL] = _job(pc, ["stateful"], None)
-    return Prefetch(jobs).start() if jobs else None
+    if labels:
+        # One engine run over every selected operation, as `st run` does: starting the engine
+        # once per operation costs more than the phases themselves on a small API.
+        jobs = {ALL_OPERATIONS: _job(pc, _phases(pc), sorted(labels)), **jobs}
+    return Prefetch(jobs, labels).start() if jobs else None
 
 
 def _job(pc, phases, operation_ids) -> Callable[[], fuzz.FuzzOutcome]:
