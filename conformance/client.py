@@ -51,6 +51,10 @@ READ_ONLY_POSTS = frozenset({"/v2/points/istransferrable", "/v2/points/usergroup
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+# Why a run skips what the mutation guard refuses (plugin, scenarios, contract tests alike).
+MUTATIONS_REFUSED = "state-changing call to a non-loopback target: pass --allow-mutations"
+
+
 class ClientError(Exception):
     """A call that did not produce a usable response; ``exchange`` is the evidence, if any."""
 

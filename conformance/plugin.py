@@ -230,13 +230,12 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     outcome = yield
     if _state(item.config) is None or outcome.excinfo is None:
         return
-    from conformance.client import MutationRefused
+    from conformance.client import MUTATIONS_REFUSED, MutationRefused
     from conformance.mechanics import BudgetExceeded
 
     exc = outcome.excinfo[1]
     if isinstance(exc, MutationRefused):
-        outcome.force_exception(pytest.skip.Exception(
-            "state-changing call to a non-loopback target: pass --allow-mutations"))
+        outcome.force_exception(pytest.skip.Exception(MUTATIONS_REFUSED))
     elif isinstance(exc, BudgetExceeded):
         outcome.force_exception(pytest.skip.Exception(f"budget.max_points reached: {exc}"))
 

@@ -12,8 +12,6 @@ import pytest
 from conformance import catalog, outcomes
 
 V2_IDENTIFIER = {"mobile": "mobile", "email": "email", "external_id": "externalId"}
-V2_TRANSFER_IDENTIFIER = {"mobile": "MOBILE", "email": "EMAIL", "external_id": "EXTERNAL_ID",
-                          "user_id": "ID"}
 # validationcode's success item_status: 200 is documented; 800 is what some targets reuse.
 ISSUED = (200, 800)
 # Sent where no real code can exist (an unregistered customer) or none was issued.

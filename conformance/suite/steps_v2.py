@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import pytest
 
 from conformance import outcomes
-from conformance.client import MutationRefused
+from conformance.client import MUTATIONS_REFUSED, MutationRefused
 from conformance.hooks import HookError
 from conformance.profile import Identifier, ProfileError
 from conformance.redaction import REDACTOR
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-MUTATIONS_REFUSED = "state-changing call to a non-loopback target: pass --allow-mutations"
 
 # Profile identifier key -> fromCustomerIdentifier.type of the customer transfer API.
 CUSTOMER_TYPES = {"mobile": "MOBILE", "email": "EMAIL", "external_id": "EXTERNAL_ID",

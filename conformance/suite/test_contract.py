@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 
 import pytest
 
-from conformance import fuzz, interrupt, specs
+from conformance import client, fuzz, interrupt, specs
 
 pytestmark = pytest.mark.contract_phase
 
@@ -136,13 +137,17 @@ def _phases(pc) -> list[str]:
     return PHASES.get(pc.options["suite"], PHASES["all"])
 
 
+@functools.cache
+def _strict_operations() -> frozenset[str]:
+    return frozenset(op.operation_id for op in specs.iter_operations(specs.load_combined(True)))
+
+
 def _runnable(pc, operation_id: str) -> str | None:
     """Why the operation is not fuzzed in this run, or None."""
-    if pc.options["strict"] and operation_id not in {
-            op.operation_id for op in specs.iter_operations(specs.load_combined(strict=True))}:
+    if pc.options["strict"] and operation_id not in _strict_operations():
         return "not in the strict specs (DC-10: the goodwill path of the title line)"
     if operation_id in fuzz.MUTATING_OPERATIONS and not pc.client.mutations_allowed:
-        return "state-changing operation on a non-loopback target: pass --allow-mutations"
+        return client.MUTATIONS_REFUSED
     return None
 
 
