@@ -18,6 +18,7 @@ import schemathesis
 from schemathesis.engine import events, from_schema
 
 from conformance import catalog, interrupt, outcomes, specs, xsd
+from conformance.client import is_state_changing
 from conformance.redaction import REDACTOR
 
 # Built-in checks that fit a target which may legitimately refuse any business request
@@ -41,10 +42,11 @@ CHECK_IDS = {**BUILTIN_CHECKS, **CUSTOM_CHECKS}
 # Link-driven sequences: a response breaking the schema there is a CON-08 failure.
 STATEFUL_IDS = {"response_schema_conformance": "CON-08"}
 STATEFUL_LABEL = "stateful"
-MUTATING_OPERATIONS = frozenset({
-    "redeemPoints", "reversePoints", "transferPoints", "transferGroupPoints",
-    "requestGoodwillPoints", "requestGoodwillPointsV2Prefix",
-})
+# What the client's mutation guard would refuse, by operation: the fuzz phase goes through
+# schemathesis's transport, so it leaves these out instead (one definition: client's).
+MUTATING_OPERATIONS = frozenset(
+    op.operation_id for op in specs.iter_operations(specs.load_combined())
+    if is_state_changing(op.method, op.path))
 XML_OPERATIONS = {"isRedeemable", "issueValidationCode", "redeemPoints"}
 # Parity needs the same call twice: only for calls that change nothing.
 PARITY_OPERATIONS = {"isRedeemable"}

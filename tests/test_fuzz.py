@@ -109,3 +109,9 @@ def test_schema_invalid_input_accepted_fails_con_05(reference):
             as url:
         outcome = _fuzz(url, "isRedeemable")
     assert "CON-05" in _failed(outcome)
+
+
+def test_the_fuzz_phase_leaves_out_exactly_the_documented_state_changing_operations():
+    assert fuzz.MUTATING_OPERATIONS == {
+        "redeemPoints", "reversePoints", "transferPoints", "transferGroupPoints",
+        "requestGoodwillPoints", "requestGoodwillPointsV2Prefix"}
