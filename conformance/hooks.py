@@ -53,11 +53,6 @@ class OtpSource:
         self._isatty = isatty if isatty is not None else _stdin_isatty
         self._command_timeout_s = command_timeout_s
 
-    @classmethod
-    def from_profile(cls, profile: Profile, client: TargetClient) -> OtpSource:
-        """The source the profile configures (its methods say when there is none)."""
-        return cls(profile, client)
-
     @property
     def source(self) -> str | None:
         """hook, fixed, command or prompt; None when the profile has no otp section."""
@@ -149,11 +144,6 @@ class BalanceSource:
         self.profile = profile
         self.client = client
 
-    @classmethod
-    def from_profile(cls, profile: Profile, client: TargetClient) -> BalanceSource:
-        """The source the profile configures (its methods say when there is none)."""
-        return cls(profile, client)
-
     @property
     def available(self) -> bool:
         """Whether the profile configures a balance hook."""
@@ -182,11 +172,6 @@ class Clock:
     def __init__(self, profile: Profile, client: TargetClient) -> None:
         self.profile = profile
         self.client = client
-
-    @classmethod
-    def from_profile(cls, profile: Profile, client: TargetClient) -> Clock:
-        """The source the profile configures (its methods say when there is none)."""
-        return cls(profile, client)
 
     @property
     def available(self) -> bool:

@@ -127,9 +127,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state = RunState(
         profile=profile, client=target, collector=results.Collector(),
         budget=mechanics.Budget(profile.budget_max_points), undo=mechanics.UndoLog(),
-        otp=hooks.OtpSource.from_profile(profile, target) if profile.otp else None,
-        balances=hooks.BalanceSource.from_profile(profile, target),
-        clock=hooks.Clock.from_profile(profile, target),
+        otp=hooks.OtpSource(profile, target) if profile.otp else None,
+        balances=hooks.BalanceSource(profile, target),
+        clock=hooks.Clock(profile, target),
         options={
             "strict": config.getoption("pc_strict"),
             "allow_mutations": config.getoption("pc_allow_mutations"),

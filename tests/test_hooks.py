@@ -274,9 +274,9 @@ def test_hooks_are_not_subject_to_the_mutation_guard():
         Clock(profile, TargetClient(profile)).advance(5)
 
 
-def test_from_profile_builds_each_source():
+def test_each_source_is_built_from_the_profile():
     profile = make_profile("http://127.0.0.1:9", otp=OtpConfig(source="fixed", code="55"))
     client = TargetClient(profile)
-    assert OtpSource.from_profile(profile, client).get(SPENDER, "redeem") == "55"
-    assert BalanceSource.from_profile(profile, client).get(SPENDER) is None
-    assert Clock.from_profile(profile, client).advance(1) is False
+    assert OtpSource(profile, client).get(SPENDER, "redeem") == "55"
+    assert BalanceSource(profile, client).get(SPENDER) is None
+    assert Clock(profile, client).advance(1) is False
