@@ -66,8 +66,7 @@ def test_second_reversal_is_refused(pc, redemption):
     after = steps.require_balance(pc, "spender")
     steps.expect(812 in second.codes, "code 812 (already reversed)", f"codes {second.codes}",
                  balance_before=before, balance_after=after)
-    steps.expect(after == before, f"balance unchanged at {before}", f"balance {after}",
-                 balance_before=before, balance_after=after)
+    steps.expect_unchanged(before, after)
 
 
 @pytest.mark.requirement("REV-03")
@@ -80,8 +79,7 @@ def test_reversing_more_than_was_redeemed_is_refused(pc, redemption):
     steps.expect(810 in over.codes, f"code 810 for {points + steps_v2.small_points(pc)} of a "
                  f"{points}-point redemption", f"HTTP {over.status}, codes {over.codes}",
                  balance_before=before, balance_after=after)
-    steps.expect(after == before, f"balance unchanged at {before}", f"balance {after}",
-                 balance_before=before, balance_after=after)
+    steps.expect_unchanged(before, after)
     # The same rule once part is given back: the full amount is now more than remains.
     part = _part(pc, points)
     first = steps.reverse(pc, "spender", redemption_id, part)
@@ -95,8 +93,7 @@ def test_reversing_more_than_was_redeemed_is_refused(pc, redemption):
     steps.expect(810 in rest.codes, f"code 810 for {points} when {points - part} remain",
                  f"HTTP {rest.status}, codes {rest.codes}", balance_before=before,
                  balance_after=after)
-    steps.expect(after == before, f"balance unchanged at {before}", f"balance {after}",
-                 balance_before=before, balance_after=after)
+    steps.expect_unchanged(before, after)
     if before is None:
         steps.note(pc, "the profile has no balance hook: balances were not observed")
 
@@ -119,8 +116,7 @@ def test_reversing_an_unknown_redemption_is_refused(pc):
                  f"code 901 (or 902) for redemption id {MALFORMED_REDEMPTION!r}",
                  f"HTTP {malformed.status}, codes {malformed.codes}", balance_before=before,
                  balance_after=after)
-    steps.expect(after == before, f"balance unchanged at {before}", f"balance {after}",
-                 balance_before=before, balance_after=after)
+    steps.expect_unchanged(before, after)
 
 
 @pytest.mark.requirement("REV-05")
