@@ -1,12 +1,20 @@
-"""What a scenario run must report against each deliberate bug of the reference server.
+"""What a run must report against each deliberate bug of the reference server.
 
 The reference server (``points-conformance serve --fault NAME``, or
 ``conformance.server.run_in_thread(faults=(NAME,))``) has fault switches: every business rule
-can be turned off by its name, and a few switches change a behaviour instead. Each turns on one
-bug. ``FAULT_EXPECTATIONS`` maps every switch to the requirement ids whose scenarios must fail
-when ``points-conformance run --suite scenarios --only <those ids>`` meets it; that is how the
-suite proves its scenarios can fail. tests/test_faults.py runs them all and checks that the
-names here are exactly the server's.
+can be turned off by its name, a few switches change a behaviour instead, and the contract.*
+switches break the contract itself (a field renamed, XML broken, credentials not checked …).
+Each turns on one bug. ``CATALOG`` maps every switch to the suite that must notice it and the
+requirement ids that must fail; that is how the suite proves it can fail:
+
+- a business fault (suite ``scenarios``) is run as ``points-conformance run --suite scenarios
+  --only <its ids>``: the scenarios of those ids must fail;
+- a contract fault (suite ``contract``, ``fuzz`` or ``all``) is run as ``points-conformance run
+  --suite <suite>`` over every operation, with no --only: the ids that fail must be exactly
+  its ids, so a check that fires where it should not shows too.
+
+tests/test_faults.py and `points-conformance selftest` run them all and check that the names
+here are exactly the server's.
 
 This module does not import the server, nor the server this module (ARCHITECTURE.md): the
 names are the contract between them.
@@ -15,8 +23,11 @@ Some ids are listed under more than one fault where the rules are coupled: a bal
 left out or a double deduction also breaks RDM-12 (the balance goes negative, or drops by more
 than the successful redemptions took), a double deduction also fails the OTP scenarios that
 redeem with the code they obtained and check the balance drop (OTP-02, OTP-06), and a
-reversal that credits twice also breaks REV-06. A fault with no ids is a bug no requirement of
-the catalog describes; it is listed so the gap shows, and its run covers every scenario.
+reversal that credits twice also breaks REV-06. A contract fault can break two checks at once:
+a v2 answer without errors[] no longer carries the refusal code that makes a refused invalid
+request acceptable (CON-05), and an answer of empty data to invalid input is no documented
+shape (CON-01). A fault with no ids is a bug no requirement of the catalog describes; it is
+listed so the gap shows, and its run covers every scenario.
 """
 
 from __future__ import annotations
@@ -31,10 +42,16 @@ class Fault:
     name: str
     ids: frozenset[str]
     description: str  # what the server does under the switch, in one line
+    suite: str = "scenarios"  # the run that must notice it (`run --suite`)
+
+    @property
+    def only(self) -> tuple[str, ...]:
+        """The ``--only`` ids of its run: a business fault's own, none for the contract."""
+        return tuple(sorted(self.ids)) if self.suite == "scenarios" else ()
 
 
-def _fault(name: str, ids: str, description: str) -> Fault:
-    return Fault(name, frozenset(ids.split()), description)
+def _fault(name: str, ids: str, description: str, suite: str = "scenarios") -> Fault:
+    return Fault(name, frozenset(ids.split()), description, suite)
 
 
 CATALOG: tuple[Fault, ...] = (
@@ -155,9 +172,34 @@ CATALOG: tuple[Fault, ...] = (
            "the goodwill task's headers are echoed unredacted: the Authorization value comes "
            "back in details"),
     # --- every operation --------------------------------------------------------------------------
-    _fault("errors.stack-trace", "SEC-02",
-           "input the spec refuses answers HTTP 500 with the Python traceback appended to the "
-           "message; the refusal code stays (also fails CON-04/CON-06 when fuzzing)"),
+    _fault("errors.stack-trace", "CON-04 CON-06 SEC-02",
+           "input the spec refuses answers HTTP 500 (undocumented) with the Python traceback "
+           "appended to the message; the refusal code stays", suite="all"),
+    # --- the contract: the fuzzing phases must notice these ---------------------------------------
+    _fault("contract.renamed-field", "CON-01 CON-05",
+           "v2 answers call errors[] \"error\": a refusal is no documented shape, and an invalid "
+           "request's refusal code is no longer where the spec puts it", suite="contract"),
+    _fault("contract.broken-xml", "CON-02",
+           "every XML answer loses its last end tag: it is not well-formed", suite="contract"),
+    _fault("contract.xml-disagrees", "CON-03",
+           "XML answers prefix every message with 'XML: ' (still valid against the XSD), so the "
+           "same call in JSON and XML carries different values", suite="contract"),
+    _fault("contract.accepts-invalid", "CON-01 CON-05",
+           "v2 input the spec refuses is answered 200 with empty data and no errors",
+           suite="contract"),
+    _fault("contract.undocumented-status", "CON-06",
+           "every 400 answer comes with HTTP 422, a status no operation documents",
+           suite="contract"),
+    _fault("contract.no-auth", "CON-07",
+           "credentials are not checked: a request without them, or with wrong ones, is "
+           "answered as if they were right", suite="contract"),
+    _fault("contract.link-breaks", "CON-08",
+           "validationcode asked right after isredeemable for the same mobile and points (the "
+           "spec's link) answers a body that is no v1.1 envelope; a call on its own is fine",
+           suite="fuzz"),
+    _fault("contract.echoes-auth", "SEC-01",
+           "every answer echoes the request's Authorization value in an X-Echo-Authorization "
+           "header", suite="contract"),
 )
 
 FAULT_EXPECTATIONS: dict[str, frozenset[str]] = {fault.name: fault.ids for fault in CATALOG}

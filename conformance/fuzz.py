@@ -39,8 +39,8 @@ CUSTOM_CHECKS = {
     "no_stack_trace_in_errors": "SEC-02",
 }
 CHECK_IDS = {**BUILTIN_CHECKS, **CUSTOM_CHECKS}
-# Link-driven sequences: a response breaking the schema there is a CON-08 failure.
-STATEFUL_IDS = {"response_schema_conformance": "CON-08"}
+# Link-driven sequences: a response breaking the schema (JSON Schema or XSD) is CON-08.
+STATEFUL_IDS = {"response_schema_conformance": "CON-08", "xml_valid_against_xsd": "CON-08"}
 STATEFUL_LABEL = "stateful"
 # What the client's mutation guard would refuse, by operation: the fuzz phase goes through
 # schemathesis's transport, so it leaves these out instead (one definition: client's).

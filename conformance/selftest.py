@@ -1,8 +1,10 @@
 """`points-conformance selftest`: the suite against the reference server, clean and faulty.
 
 A fault is caught when exactly the requirement ids conformance.faults maps it to fail (and
-nothing errors); a false failure is a scenario failing on the clean server. The last result is
-kept per suite version, so the HTML report of a normal run can show the suite's own score.
+nothing errors); a false failure is an id not passing on the clean server, which gets the
+whole suite (every phase, every scenario) with the settings the contract faults' runs use. The
+last result is kept per suite version, so the HTML report of a normal run can show the suite's
+own score.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conformance import __version__, catalog
-from conformance.faults import CATALOG
+from conformance.faults import CATALOG, Fault
 from conformance.paths import fixtures_dir
 
 PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
-SCENARIO_IDS = tuple(r.id for r in catalog.requirements() if r.area != "contract")
+ALL_IDS = tuple(r.id for r in catalog.requirements())
 RUN_TIMEOUT_S = 180
-CLEAN = ""  # the run with no fault
+# The fuzzing phases of every run: few examples (the coverage phase tries every boundary
+# anyway) and a fixed seed, so a fault's row is the same from one self-test to the next.
+MAX_EXAMPLES = "10"
+SEED = "1"
+CLEAN = Fault("", frozenset(), "the reference server as it is", suite="all")
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,8 @@ class Outcome:
         return "\n".join(lines) or "  (none)"
 
 
-def scenario_run(fault: str, only: tuple[str, ...], pycache: Path) -> Outcome:
-    """Run the scenarios of ``only`` (all when empty) against a server with ``fault`` on.
+def fault_run(fault: Fault, pycache: Path) -> Outcome:
+    """Run ``fault``'s suite against a reference server with that fault on (CLEAN: none).
 
     Each run is a subprocess (pytest.main does not run twice in one process), as a user runs
     it. ``pycache`` keeps the bytecode of pytest's assertion rewriting between runs: without it
@@ -58,13 +64,14 @@ def scenario_run(fault: str, only: tuple[str, ...], pycache: Path) -> Outcome:
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pc-fault-") as tmp, \
-            server.run_in_thread(faults=(fault,) if fault else ()) as target:
+            server.run_in_thread(faults=(fault.name,) if fault.name else ()) as target:
         report_dir = Path(tmp) / "report"
         command = [sys.executable, "-m", "conformance", "run", "--base-url", target.base_url,
-                   "--profile", str(PROFILE), "--suite", "scenarios", "--max-examples", "1",
+                   "--profile", str(PROFILE), "--suite", fault.suite,
+                   "--max-examples", MAX_EXAMPLES, "--seed", SEED,
                    "--report-dir", str(report_dir)]
-        if only:
-            command += ["--only", *only]
+        if fault.only:
+            command += ["--only", *fault.only]
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(pycache)
         done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
@@ -72,20 +79,23 @@ def scenario_run(fault: str, only: tuple[str, ...], pycache: Path) -> Outcome:
         results = report_dir / "results.json"
         output = (done.stdout[-3000:] + done.stderr[-3000:]).strip()
         if not results.is_file():
-            return Outcome(fault, {}, {}, time.monotonic() - started,
+            return Outcome(fault.name, {}, {}, time.monotonic() - started,
                            f"no results.json (exit {done.returncode})\n{output}")
         rows = json.loads(results.read_text(encoding="utf-8"))["requirements"]
-    selected = set(only or SCENARIO_IDS)
-    return Outcome(fault, {r["id"]: r["status"] for r in rows if r["id"] in selected},
+    selected = set(fault.only or ALL_IDS)
+    return Outcome(fault.name, {r["id"]: r["status"] for r in rows if r["id"] in selected},
                    {r["id"]: r["reason"] for r in rows if r["id"] in selected},
                    time.monotonic() - started, output)
 
 
 @dataclass(frozen=True)
 class Row:
-    fault: str
-    expected: frozenset[str]
+    fault: Fault
     outcome: Outcome
+
+    @property
+    def expected(self) -> frozenset[str]:
+        return self.fault.ids
 
     @property
     def failed(self) -> set[str]:
@@ -105,7 +115,7 @@ class SelftestResult:
 
     @property
     def false_failures(self) -> set[str]:
-        return set(SCENARIO_IDS) - self.clean.ids("passed")
+        return set(ALL_IDS) - self.clean.ids("passed")
 
     @property
     def caught(self) -> int:
@@ -127,26 +137,27 @@ def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pc-pycache-") as tmp:
         cache = pycache or Path(tmp)
-        clean = scenario_run(CLEAN, SCENARIO_IDS, cache)
+        clean = fault_run(CLEAN, cache)
         if progress:
-            progress(f"clean run: {len(clean.ids('passed'))}/{len(SCENARIO_IDS)} passed")
+            progress(f"clean run: {len(clean.ids('passed'))}/{len(ALL_IDS)} passed")
         with ThreadPoolExecutor(workers, thread_name_prefix="fault-run") as pool:
-            futures = [(f, pool.submit(scenario_run, f.name, tuple(sorted(f.ids)), cache))
-                       for f in CATALOG]
+            futures = [(f, pool.submit(fault_run, f, cache)) for f in CATALOG]
             rows = []
             for fault, future in futures:
-                rows.append(Row(fault.name, fault.ids, future.result()))
+                rows.append(Row(fault, future.result()))
                 if progress:
                     progress(f"{fault.name}: {'caught' if rows[-1].caught else 'NOT CAUGHT'}")
     return SelftestResult(clean, tuple(rows), time.monotonic() - started)
 
 
 def render(result: SelftestResult) -> str:
-    header = f"{'fault':<30} {'expected to fail':<28} {'failed':<28} {'caught':<7} {'s':>5}"
+    header = (f"{'fault':<30} {'suite':<9} {'expected to fail':<24} {'failed':<24} "
+              f"{'caught':<7} {'s':>5}")
     lines = [header, "-" * len(header)]
     for row in result.rows:
-        lines.append(f"{row.fault:<30} {' '.join(sorted(row.expected)) or '-':<28} "
-                     f"{' '.join(sorted(row.failed)) or '-':<28} "
+        lines.append(f"{row.fault.name:<30} {row.fault.suite:<9} "
+                     f"{' '.join(sorted(row.expected)) or '-':<24} "
+                     f"{' '.join(sorted(row.failed)) or '-':<24} "
                      f"{'yes' if row.caught else 'NO':<7} {row.outcome.seconds:>5.1f}")
     if result.false_failures:
         lines.append("false failures on the clean reference server:")

@@ -1,10 +1,11 @@
 """Every fault switch of the reference server makes exactly its requirements fail.
 
 For each fault of conformance.faults: the reference server with that one fault (fresh
-database, free loopback port) and ``points-conformance run --suite scenarios --only <the
-fault's ids>`` against it, as a user runs it; the ids that fail must be exactly the fault's,
-with no error. A fault no requirement describes is run against every scenario, none of which
-may fail. One clean run (no fault, every scenario) must pass every scenario id.
+database, free loopback port) and ``points-conformance run`` against it, as a user runs it —
+``--suite scenarios --only <the fault's ids>`` for a business fault, the whole contract or
+fuzz suite for a contract fault; the ids that fail must be exactly the fault's, with no error.
+A fault no requirement describes is run against every scenario, none of which may fail. One
+clean run (no fault, every phase and scenario) must pass every id of the catalog.
 
 The runs are subprocesses (pytest.main does not run twice in one process), two at a time;
 select them alone with ``pytest tests/test_faults.py`` or ``-m faults``.
@@ -14,9 +15,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import selftest, server
+from conformance import catalog, selftest, server
 from conformance.faults import CATALOG, FAULT_EXPECTATIONS, faults_for
-from conformance.selftest import CLEAN, SCENARIO_IDS, Outcome
+from conformance.selftest import ALL_IDS, CLEAN, Outcome
 
 pytestmark = pytest.mark.faults
 
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.faults
 def outcomes() -> dict[str, Outcome]:
     """The clean run, then every fault's: what `points-conformance selftest` runs."""
     result = selftest.run_all(workers=2)
-    found = {CLEAN: result.clean}
-    found.update((row.fault, row.outcome) for row in result.rows)
+    found = {CLEAN.name: result.clean}
+    found.update((row.fault.name, row.outcome) for row in result.rows)
     return found
 
 
@@ -35,19 +36,31 @@ def test_every_server_fault_has_an_expectation_and_none_is_stale() -> None:
     assert len(CATALOG) == len(FAULT_EXPECTATIONS), "a fault is listed twice"
 
 
-def test_expectations_name_scenario_requirements_only() -> None:
+def test_expectations_name_ids_the_faults_suite_can_fail() -> None:
+    scenario_ids = {r.id for r in catalog.requirements() if r.area != "contract"}
     for fault in CATALOG:
-        assert fault.ids <= set(SCENARIO_IDS), fault
+        assert fault.ids <= set(ALL_IDS), fault
+        assert fault.suite in ("scenarios", "contract", "fuzz", "all"), fault
+        if fault.suite == "scenarios":
+            assert fault.ids <= scenario_ids, fault
+        else:
+            assert fault.ids, f"{fault.name}: a contract fault must fail something"
         assert fault.description and "\n" not in fault.description, fault.name
 
 
-def test_every_scenario_requirement_has_a_fault_that_fails_it() -> None:
-    assert [i for i in SCENARIO_IDS if not faults_for(i)] == []
+def test_every_requirement_has_a_fault_that_fails_it() -> None:
+    assert [i for i in ALL_IDS if not faults_for(i)] == []
 
 
-def test_clean_run_passes_every_scenario(outcomes: dict[str, Outcome]) -> None:
-    clean = outcomes[CLEAN]
-    others = set(SCENARIO_IDS) - clean.ids("passed")
+def test_every_contract_requirement_is_proven_by_a_fuzzing_run() -> None:
+    fuzzed = {i for fault in CATALOG if fault.suite != "scenarios" for i in fault.ids}
+    contract = {r.id for r in catalog.requirements() if r.area == "contract"}
+    assert contract | {"SEC-01", "SEC-02"} <= fuzzed
+
+
+def test_clean_run_passes_every_requirement(outcomes: dict[str, Outcome]) -> None:
+    clean = outcomes[CLEAN.name]
+    others = set(ALL_IDS) - clean.ids("passed")
     assert not others, f"not passed on the reference server:\n{clean.explain(others)}"
 
 
@@ -64,8 +77,8 @@ def test_fault_fails_exactly_its_requirements(outcomes: dict[str, Outcome], faul
 
 
 def test_selftest_score_is_kept_per_version_for_the_report(tmp_path, outcomes) -> None:
-    rows = tuple(selftest.Row(f.name, f.ids, outcomes[f.name]) for f in CATALOG)
-    result = selftest.SelftestResult(outcomes[CLEAN], rows, 1.0)
+    rows = tuple(selftest.Row(f, outcomes[f.name]) for f in CATALOG)
+    result = selftest.SelftestResult(outcomes[CLEAN.name], rows, 1.0)
     assert selftest.render(result).endswith(
         f"selftest: caught {len(CATALOG)}/{len(CATALOG)} faults, false failures: 0")
     selftest.save(result, tmp_path)

@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from conformance.server import goodwill, hooks, redemption, reversal, transfer
+from conformance.server import goodwill, hooks, redemption, reversal, switches, transfer
 from conformance.server.accesslog import AccessLog
+from conformance.server.contract_faults import ContractFaults
 from conformance.server.state import ServerState
 
 log = logging.getLogger("conformance.server")
@@ -51,7 +52,10 @@ def create_app(state: ServerState) -> Starlette:
         finally:
             state.ledger.close()
 
-    app = Starlette(routes=ROUTES, middleware=[Middleware(AccessLog)],
+    middleware = [Middleware(AccessLog)]
+    if state.faults & switches.CONTRACT:
+        middleware.append(Middleware(ContractFaults, faults=state.faults))
+    app = Starlette(routes=ROUTES, middleware=middleware,
                     exception_handlers={Exception: _last_resort}, lifespan=lifespan)
     app.state.server = state
     return app

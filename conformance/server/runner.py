@@ -26,6 +26,7 @@ from conformance.server.ledger import Ledger
 from conformance.server.rules import check_faults
 from conformance.server.seed import SeedError, load_seed, populate
 from conformance.server.state import ServerState
+from conformance.server.switches import CONTRACT_NO_AUTH
 
 SeedData = Mapping[str, Any] | str | Path | None
 
@@ -59,7 +60,8 @@ def _build(db: str | Path | None, seed_data: SeedData, faults: Iterable[str]
         ledger.close()
         _remove(scratch)
         raise ServerConfigError(f"cannot seed the database {path}: {exc}") from None
-    state = ServerState(ledger, seed, chosen, Authenticator(seed.credentials, seed.org_id), clock)
+    auth = Authenticator(seed.credentials, seed.org_id, enforce=CONTRACT_NO_AUTH not in chosen)
+    state = ServerState(ledger, seed, chosen, auth, clock)
     return state, path, scratch
 
 

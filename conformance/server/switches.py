@@ -55,6 +55,21 @@ GOODWILL_ECHO_CREDENTIALS = "goodwill.echo-credentials"  # echoed headers not re
 # Invalid input answers 500 with a Python traceback in the message (the code stays).
 ERRORS_STACK_TRACE = "errors.stack-trace"
 
+# --- the contract (contract_faults.py: the answers are changed on their way out) ------------
+CONTRACT_RENAMED_FIELD = "contract.renamed-field"    # v2 answers call errors[] "error"
+CONTRACT_BROKEN_XML = "contract.broken-xml"          # XML answers lose their last end tag
+CONTRACT_XML_DISAGREES = "contract.xml-disagrees"    # XML messages differ from the JSON ones
+CONTRACT_ACCEPTS_INVALID = "contract.accepts-invalid"  # v2 invalid input answered as data
+CONTRACT_UNDOCUMENTED_STATUS = "contract.undocumented-status"  # 400 becomes 422
+CONTRACT_NO_AUTH = "contract.no-auth"                # credentials are not checked at all
+CONTRACT_LINK_BREAKS = "contract.link-breaks"        # a code asked right after the check: broken
+CONTRACT_ECHOES_AUTH = "contract.echoes-auth"        # every answer echoes the Authorization
+CONTRACT: frozenset[str] = frozenset({
+    CONTRACT_RENAMED_FIELD, CONTRACT_BROKEN_XML, CONTRACT_XML_DISAGREES,
+    CONTRACT_ACCEPTS_INVALID, CONTRACT_UNDOCUMENTED_STATUS, CONTRACT_NO_AUTH,
+    CONTRACT_LINK_BREAKS, CONTRACT_ECHOES_AUTH,
+})
+
 BEHAVIOURS: frozenset[str] = frozenset({
     ISREDEEMABLE_ALWAYS_REFUSE, REDEEM_DEDUCTS_DOUBLE, REDEEM_RACE, REDEEM_UNKNOWN_AS_EMPTY,
     OTP_NOT_ISSUED, OTP_REGENERATE, OTP_ANY_CODE, OTP_REUSABLE, OTP_NO_EXPIRY,
@@ -65,4 +80,4 @@ BEHAVIOURS: frozenset[str] = frozenset({
     GOODWILL_WRONG_STATE, GOODWILL_NO_VALIDATION, GOODWILL_CREDIT_PENDING,
     GOODWILL_NO_TOKEN_CHECK, GOODWILL_ECHO_CREDENTIALS,
     ERRORS_STACK_TRACE,
-})
+}) | CONTRACT

@@ -1,0 +1,108 @@
+"""The contract-level fault switches: answers changed on their way out, for the fuzz checks.
+
+Every other switch breaks a business rule inside a handler; these break the contract itself
+(a field renamed, XML broken, a status nobody documented …), so they live in one ASGI
+middleware that rewrites the finished answer. It is only installed when one of them is on,
+so the clean server never pays for it. contract.no-auth is the exception: it is a switch of
+the Authenticator (auth.py), since it changes what a request is allowed to do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from conformance.server import switches
+from conformance.server.hooks import PREFIX as HOOKS_PREFIX
+
+V2_PREFIX = "/v2/points/"
+ISREDEEMABLE = "/v1.1/points/isredeemable"
+VALIDATIONCODE = "/v1.1/points/validationcode"
+_LAST_END_TAG = re.compile(rb"</[^<>]+>\s*$")
+
+
+class ContractFaults:
+    """ASGI middleware applying the contract.* switches of ``faults`` to every API answer."""
+
+    def __init__(self, app: ASGIApp, faults: frozenset[str]) -> None:
+        self.app = app
+        self.faults = faults & switches.CONTRACT
+        # contract.link-breaks: the (mobile, points) pairs isredeemable was recently asked.
+        self._checked: deque[tuple[str, str]] = deque(maxlen=512)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(HOOKS_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        link_broken = self._follows_check(scope)
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def rewrite_and_send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                       for k, v in start["headers"]}
+            status, body = self._rewrite(scope, start["status"], headers, b"".join(chunks),
+                                         link_broken)
+            headers["content-length"] = str(len(body))
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(k.encode("latin-1"), v.encode("latin-1"))
+                                    for k, v in headers.items()]})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, rewrite_and_send)
+
+    def _follows_check(self, scope: Scope) -> bool:
+        """contract.link-breaks: whether this asks a code right after isredeemable did."""
+        if switches.CONTRACT_LINK_BREAKS not in self.faults or scope["method"] != "GET":
+            return False
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        pair = (query.get("mobile", [""])[0], query.get("points", [""])[0])
+        if not pair[0]:
+            return False
+        if scope["path"] == ISREDEEMABLE:
+            self._checked.append(pair)
+        return scope["path"] == VALIDATIONCODE and pair in self._checked
+
+    def _rewrite(self, scope: Scope, status: int, headers: dict[str, str], body: bytes,
+                 link_broken: bool) -> tuple[int, bytes]:
+        faults, path = self.faults, scope["path"]
+        media = headers.get("content-type", "").partition(";")[0].strip()
+        if link_broken:
+            # The second step of the link answers a body that is no v1.1 envelope at all.
+            if media.endswith("xml"):
+                return 200, b"<response><status>linked</status></response>"
+            return 200, b'{"response":{"status":"linked"}}'
+        if switches.CONTRACT_ECHOES_AUTH in faults:
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    headers["x-echo-authorization"] = value.decode("latin-1")
+        if media.endswith("xml"):
+            if switches.CONTRACT_XML_DISAGREES in faults:
+                body = body.replace(b"<message>", b"<message>XML: ")
+            if switches.CONTRACT_BROKEN_XML in faults:
+                body = _LAST_END_TAG.sub(b"", body)
+        if path.startswith(V2_PREFIX) and media == "application/json":
+            if switches.CONTRACT_ACCEPTS_INVALID in faults and status == 400:
+                status, body = 200, b'{"data":[],"warnings":[],"errors":[]}'
+            if switches.CONTRACT_RENAMED_FIELD in faults:
+                data = json.loads(body)
+                if isinstance(data, dict) and "errors" in data:
+                    data["error"] = data.pop("errors")
+                    body = json.dumps(data, separators=(",", ":")).encode()
+        if switches.CONTRACT_UNDOCUMENTED_STATUS in faults and status == 400:
+            status = 422
+        return status, body
