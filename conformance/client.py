@@ -330,7 +330,7 @@ class TargetClient:
         except requests.exceptions.RequestException as exc:
             if not isinstance(exc, _NO_ANSWER):
                 raise  # a malformed URL or header: the caller's mistake, not the target's
-            why = _why(exc, timeout)
+            why = why_no_answer(exc, timeout)
             exchange.elapsed_ms = (time.monotonic() - started) * 1000
             raise self._fail(TargetUnreachable, exchange, f"{method} {exchange.url}: {why}",
                              request=prepared) from None
@@ -368,6 +368,34 @@ class TargetClient:
 
 
 # --- body reading -----------------------------------------------------------------------------
+
+def capped_body(response: requests.Response, *args: object, **kwargs: object
+                ) -> requests.Response:
+    """A requests ``response`` hook: read a streamed body under the cap and the timeout.
+
+    For calls this client does not make itself (the fuzz phase goes through schemathesis's
+    transport): over the cap, the call fails with ResponseTooLarge instead of reading on.
+    """
+    if response.raw is None or getattr(response, "_content_consumed", False):
+        return response
+    timeout = kwargs.get("timeout")
+    if isinstance(timeout, tuple):
+        timeout = timeout[-1]
+    limit = float(timeout) if isinstance(timeout, int | float) else 30.0
+    try:
+        body = _read_body(response, time.monotonic() + limit)
+    except _BodyFailure as exc:
+        response.close()
+        request = response.request
+        where = f"{request.method} {REDACTOR.text(request.url)}" if request else "a call"
+        message = REDACTOR.text(f"{where}: {exc.why}") or ""
+        if exc.kind is TargetUnreachable:
+            raise TargetUnreachable(message, request=request) from None
+        raise exc.kind(message) from None
+    response._content = body
+    response._content_consumed = True
+    return response
+
 
 class _BodyFailure(Exception):
     def __init__(self, kind: type[ClientError], why: str, partial: bytes) -> None:
@@ -441,7 +469,7 @@ def _evidence(text: str | None) -> str | None:
     return clip(REDACTOR.text(text))
 
 
-def _why(exc: BaseException, timeout: float) -> str:
+def why_no_answer(exc: BaseException, timeout: float) -> str:
     """One short line saying why there is no answer, from requests' nested exceptions."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"connection not established within {timeout:g} s"

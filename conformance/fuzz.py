@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
+import requests
 import schemathesis
 from schemathesis.engine import events, from_schema
 
 from conformance import catalog, interrupt, outcomes, specs, xsd
-from conformance.client import is_state_changing
+from conformance.client import ClientError, capped_body, is_state_changing
 from conformance.redaction import REDACTOR
 
 # Built-in checks that fit a target which may legitimately refuse any business request
@@ -48,6 +49,10 @@ MUTATING_OPERATIONS = frozenset(
     op.operation_id for op in specs.iter_operations(specs.load_combined())
     if is_state_changing(op.method, op.path))
 XML_OPERATIONS = {"isRedeemable", "issueValidationCode", "redeemPoints"}
+# A target that gives no usable answer (timeouts, hang-ups, floods) to this many fuzzed calls
+# in a row is not worth fuzzing on: the engine stops and the run is aborted with the reason.
+NO_ANSWER_LIMIT = 50
+ERRORS_KEPT = 5  # distinct engine error messages kept per operation
 # Parity needs the same call twice: only for calls that change nothing.
 PARITY_OPERATIONS = {"isRedeemable"}
 
@@ -55,6 +60,19 @@ LEAK_PATTERN = re.compile(
     r"Traceback \(most recent call last\)|\bat [\w$.]+\([\w]+\.java:\d+\)|"
     r"File \"[^\"]+\", line \d+|\bException in thread\b|\.internal\b|\binternal-[\w-]+\.",
 )
+
+
+# --- every call: the body cap ------------------------------------------------------------------
+
+def _ours(case) -> bool:
+    return "x-strict" in case.operation.schema.raw_schema.get("info", {})
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):
+    """Read every fuzzed answer under the client's body cap (a 50 MB answer is not read)."""
+    if _ours(case):
+        kwargs.setdefault("hooks", {"response": [capped_body]})
 
 
 # --- custom checks ----------------------------------------------------------------------------
@@ -214,7 +232,7 @@ def xml_json_parity(ctx, response, case):
     )
     # The run's own transport settings (credentials, headers, timeout), as schemathesis sends
     # its probes: a bare call would go out without the run's credentials.
-    kwargs = dict(ctx.internals.transport_kwargs or {})
+    kwargs = {**(ctx.internals.transport_kwargs or {}), "hooks": {"response": [capped_body]}}
     other = case.operation.schema.transport.send(twin, **kwargs)
     if other.status_code != 200:
         raise AssertionError(f"format=xml answered 200 but format=json answered "
@@ -277,19 +295,42 @@ class FuzzOutcome:
     operations: dict[str, int] = field(default_factory=dict)  # label -> test cases
     failures: list[FuzzFailure] = field(default_factory=list)
     checks_run: dict[str, int] = field(default_factory=dict)  # requirement id -> checks passed
-    errors: list[str] = field(default_factory=list)  # engine problems (unreachable target …)
+    # Engine problems (no usable answer, a schema the engine cannot use …): the first few
+    # distinct messages per operation label ("" for the run as a whole), and how many in all.
+    errors_by_operation: dict[str, list[str]] = field(default_factory=dict)
+    error_count: int = 0
     skipped: dict[str, str] = field(default_factory=dict)  # label -> why
     # label -> requirement id -> checks passed, so one engine run can be reported per operation
     checks_by_operation: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Why fuzzing stopped before its end because the target gave no usable answers, or None.
+    gone: str | None = None
+
+    @property
+    def errors(self) -> list[str]:
+        found = [e for messages in self.errors_by_operation.values() for e in messages]
+        if self.error_count > len(found):
+            found.append(f"... {self.error_count - len(found)} more calls without a usable "
+                         f"answer")
+        return found
+
+    def add_error(self, label: str, message: str) -> None:
+        self.error_count += 1
+        kept = self.errors_by_operation.setdefault(label, [])
+        if len(kept) < ERRORS_KEPT and message not in kept:
+            kept.append(message)
 
     def for_operation(self, label: str) -> FuzzOutcome:
         """The part of a run over several operations that concerns ``label``."""
+        mine = {key: list(self.errors_by_operation[key]) for key in (label, "")
+                if key in self.errors_by_operation}
         return FuzzOutcome(
             operations={label: self.operations[label]} if label in self.operations else {},
             failures=[f for f in self.failures if f.operation == label],
             checks_run=dict(self.checks_by_operation.get(label, {})),
-            errors=list(self.errors),
+            errors_by_operation=mine,
+            error_count=sum(len(v) for v in mine.values()),
             skipped={label: self.skipped[label]} if label in self.skipped else {},
+            gone=self.gone,
         )
 
 
@@ -367,11 +408,15 @@ def run(settings: FuzzSettings, *, phases: Iterable[str],
     schema = build_schema(settings, phases=phases, operation_ids=operation_ids)
     outcome = FuzzOutcome()
     seen: set[tuple[str, str, str, str]] = set()
-    for event in from_schema(schema).execute():
+    stream = from_schema(schema).execute()
+    streak = 0  # calls in a row that got no usable answer
+    for event in stream:
         interrupt.raise_if_requested()
         if isinstance(event, events.ScenarioFinished):
             label = event.label or STATEFUL_LABEL
             recorder = event.recorder
+            if any(recorder.checks.values()):
+                streak = 0
             outcome.operations[label] = outcome.operations.get(label, 0) + len(recorder.cases)
             if event.skip_reason:
                 outcome.skipped[label] = event.skip_reason
@@ -405,11 +450,30 @@ def run(settings: FuzzSettings, *, phases: Iterable[str],
                 progress(f"{phase} phase, {label}: {outcome.operations[label]} cases so far, "
                          f"{len(outcome.failures)} failures")
         elif isinstance(event, events.Interrupted):
+            if outcome.gone is not None:
+                continue  # we stopped it ourselves
             # The engine swallows Ctrl-C to end its own run; the whole suite must stop too.
             raise KeyboardInterrupt
         elif isinstance(event, events.NonFatalError):
-            outcome.errors.append(REDACTOR.text(str(event.info.message)) or "")
+            message = REDACTOR.text(str(event.info.message)) or ""
+            outcome.add_error(event.label if event.related_to_operation else "", message)
+            streak = streak + 1 if _no_answer(event.value) else 0
+            if streak >= NO_ANSWER_LIMIT and outcome.gone is None:
+                outcome.gone = (f"{streak} fuzzed calls in a row got no usable answer (last: "
+                                f"{' '.join(message.split())[:200]})")
+                stream.stop()
         elif isinstance(event, events.FatalError):
-            outcome.errors.append(REDACTOR.text(str(event.exception)) or "")
+            outcome.add_error("", REDACTOR.text(str(event.exception)) or "")
     interrupt.raise_if_requested()
     return outcome
+
+
+def _no_answer(exc: BaseException | None) -> bool:
+    """Whether an engine error is the target giving no usable answer (not our own bug)."""
+    for _ in range(6):
+        if exc is None:
+            return False
+        if isinstance(exc, ClientError | requests.ConnectionError | requests.Timeout):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

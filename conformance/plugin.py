@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -288,7 +289,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.progress("undoing the run's redemptions")
     for line in state.undo.undo_all(state.client):
         state.collector.undone(line)
-    if exitstatus == pytest.ExitCode.INTERRUPTED or interrupt.requested():
+    if (exitstatus == pytest.ExitCode.INTERRUPTED or interrupt.requested()) \
+            and ABORT_KEY not in session.config.stash:
         session.config.stash[ABORT_KEY] = "interrupted (SIGINT or SIGTERM); results up to then"
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
@@ -327,4 +329,10 @@ def pytest_testnodedown(node, error) -> None:
 
 
 ABORT_KEY = pytest.StashKey[str]()
+
+
+def abort_run(config: pytest.Config, reason: str) -> NoReturn:
+    """End the run now, verdict aborted with ``reason``: a target not worth going on with."""
+    config.stash[ABORT_KEY] = reason
+    pytest.exit(f"aborted: {reason}", returncode=pytest.ExitCode.INTERRUPTED)
 SIGNALS_KEY = pytest.StashKey[dict]()

@@ -91,18 +91,29 @@ def _check_profile(profile: Path, base_url: str | None):
         raise RunUsageError(str(exc)) from None
 
 
-def _unreachable(profile) -> str | None:
-    """Why the target cannot be reached at all, or None; any HTTP answer counts as reachable."""
+def _unusable(profile) -> str | None:
+    """Why the run cannot start against the target, or None.
+
+    Any HTTP answer to the base URL will do, as long as it comes within the timeout and under
+    the client's body cap: a target that hangs, hangs up or floods would only make every test
+    wait for the same error.
+    """
     import requests
 
+    from conformance import client
+
+    url, timeout = profile.base_url, profile.timeout_s
     try:
-        requests.get(profile.base_url, timeout=profile.timeout_s, allow_redirects=False,
-                     stream=True).close()
+        with requests.get(url, timeout=timeout, allow_redirects=False, stream=True) as answer:
+            client.capped_body(answer, timeout=timeout)
     except requests.Timeout:
-        return f"target {profile.base_url} did not answer within {profile.timeout_s:g} s"
+        return f"target {url} did not answer within {timeout:g} s"
+    except client.ResponseTooLarge as exc:
+        return f"target {url} answers too much: {exc}"
+    except client.ClientError as exc:
+        return f"target {url} gave no complete answer: {exc}"
     except requests.RequestException as exc:
-        reason = type(exc).__name__
-        return f"target {profile.base_url} is unreachable ({reason})"
+        return f"target {url} is unreachable ({client.why_no_answer(exc, timeout)})"
     return None
 
 
@@ -161,7 +172,7 @@ def run(options: RunOptions) -> int:
         raise RunUsageError(f"--report-dir {report_dir}: {exc.strerror}") from None
     with _target(options) as (base_url, profile):
         loaded = _check_profile(profile, base_url)
-        reason = _unreachable(loaded)
+        reason = _unusable(loaded)
         if reason is not None:
             _write_aborted(loaded, report_dir, reason, options.strict)
             print(f"points-conformance: aborted: {reason}", file=sys.stderr)
@@ -181,9 +192,43 @@ def run(options: RunOptions) -> int:
         print(f"points-conformance: aborted: {data.get('aborted_reason')}", file=sys.stderr)
     if options.report_dir is None:
         report.update_latest(report_dir.parent, report_dir)
-    summary = data["summary"]
-    print(f"\nverdict: {data['verdict']}  (MUST: {summary['MUST']['passed']} passed, "
-          f"{summary['MUST']['failed']} failed, {summary['MUST']['skipped']} skipped; "
-          f"SHOULD: {summary['SHOULD']['passed']} passed, {summary['SHOULD']['failed']} failed)")
+    print(f"\nverdict: {data['verdict']}  ({_counts(data['summary'])})")
+    why = _why_not_conformant(data)
+    if why:
+        print(why)
     print(f"report: {report_dir / 'index.html'}")
     return {"conformant": EXIT_OK, "non-conformant": EXIT_FAIL}.get(data["verdict"], EXIT_ABORTED)
+
+
+def _counts(summary: dict) -> str:
+    def level(name: str) -> str:
+        counts = summary[name]
+        text = f"{name}: {counts['passed']} passed, {counts['failed']} failed"
+        if counts.get("error"):
+            text += f", {counts['error']} errors"
+        return text + f", {counts['skipped']} skipped"
+
+    return f"{level('MUST')}; {level('SHOULD')}"
+
+
+def _why_not_conformant(data: dict) -> str | None:
+    """One line naming what made the run non-conformant, and how many more MUSTs did.
+
+    A failure comes before an error, and the contract before the scenarios: when the answers
+    are not the API's at all, that is the reason, and the scenarios' failures follow from it.
+    """
+    from conformance import catalog
+
+    if data["verdict"] != "non-conformant":
+        return None
+    contract = {r.id for r in catalog.requirements() if r.area == "contract"}
+    blocking = sorted((r for r in data["requirements"] if r["level"] == "MUST" and
+                       r["status"] in ("failed", "error") and not r["known"]),
+                      key=lambda r: (r["status"] != "failed", r["id"] not in contract))
+    first = blocking[0]
+    reason = " ".join(first["reason"].split())
+    if len(reason) > 160:
+        reason = reason[:157] + "..."
+    more = f" (and {len(blocking) - 1} more MUST requirements)" if len(blocking) > 1 else ""
+    return f"why: {first['id']} {first['status']}: {reason}{more}"
+
