@@ -11,7 +11,8 @@ requirement ids that must fail; that is how the suite proves it can fail:
   --only <its ids>``: the scenarios of those ids must fail;
 - a contract fault (suite ``contract``, ``fuzz`` or ``all``) is run as ``points-conformance run
   --suite <suite>`` over every operation, with no --only: the ids that fail must be exactly
-  its ids, so a check that fires where it should not shows too.
+  its ids, so a check that fires where it should not shows too. contract.link-breaks alone
+  is run with ``--only CON-08``: the stateful phase is what must notice it.
 
 tests/test_faults.py and `points-conformance selftest` run them all and check that the names
 here are exactly the server's.
@@ -43,15 +44,17 @@ class Fault:
     ids: frozenset[str]
     description: str  # what the server does under the switch, in one line
     suite: str = "scenarios"  # the run that must notice it (`run --suite`)
+    restricted: bool = True  # whether that run is `--only <its ids>`
 
     @property
     def only(self) -> tuple[str, ...]:
-        """The ``--only`` ids of its run: a business fault's own, none for the contract."""
-        return tuple(sorted(self.ids)) if self.suite == "scenarios" else ()
+        """The ``--only`` ids of its run (none: every requirement of the suite)."""
+        return tuple(sorted(self.ids)) if self.restricted else ()
 
 
 def _fault(name: str, ids: str, description: str, suite: str = "scenarios") -> Fault:
-    return Fault(name, frozenset(ids.split()), description, suite)
+    # A contract fault's run covers every operation and check, unrestricted.
+    return Fault(name, frozenset(ids.split()), description, suite, suite == "scenarios")
 
 
 CATALOG: tuple[Fault, ...] = (
@@ -193,10 +196,10 @@ CATALOG: tuple[Fault, ...] = (
     _fault("contract.no-auth", "CON-07",
            "credentials are not checked: a request without them, or with wrong ones, is "
            "answered as if they were right", suite="contract"),
-    _fault("contract.link-breaks", "CON-08",
-           "validationcode asked right after isredeemable for the same mobile and points (the "
-           "spec's link) answers a body that is no v1.1 envelope; a call on its own is fine",
-           suite="fuzz"),
+    Fault("contract.link-breaks", frozenset({"CON-08"}),
+          "validationcode asked for the points isredeemable was just asked about (the spec's "
+          "link) answers a body that is no v1.1 envelope; its run selects CON-08 alone, as "
+          "unrelated calls for the same points would break too", suite="fuzz", restricted=True),
     _fault("contract.echoes-auth", "SEC-01",
            "every answer echoes the request's Authorization value in an X-Echo-Authorization "
            "header", suite="contract"),

@@ -31,8 +31,8 @@ class ContractFaults:
     def __init__(self, app: ASGIApp, faults: frozenset[str]) -> None:
         self.app = app
         self.faults = faults & switches.CONTRACT
-        # contract.link-breaks: the (mobile, points) pairs isredeemable was recently asked.
-        self._checked: deque[tuple[str, str]] = deque(maxlen=512)
+        # contract.link-breaks: the points isredeemable was recently asked about.
+        self._checked: deque[str] = deque(maxlen=512)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(HOOKS_PREFIX):
@@ -66,16 +66,20 @@ class ContractFaults:
         await self.app(scope, receive, rewrite_and_send)
 
     def _follows_check(self, scope: Scope) -> bool:
-        """contract.link-breaks: whether this asks a code right after isredeemable did."""
+        """contract.link-breaks: whether this asks a code for points isredeemable just checked.
+
+        The spec's link hands isredeemable's points (and mobile, when it had one) to
+        validationcode; keying on the points alone makes every followed link break.
+        """
         if switches.CONTRACT_LINK_BREAKS not in self.faults or scope["method"] != "GET":
             return False
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        pair = (query.get("mobile", [""])[0], query.get("points", [""])[0])
-        if not pair[0]:
+        points = query.get("points", [""])[0]
+        if not points:
             return False
         if scope["path"] == ISREDEEMABLE:
-            self._checked.append(pair)
-        return scope["path"] == VALIDATIONCODE and pair in self._checked
+            self._checked.append(points)
+        return scope["path"] == VALIDATIONCODE and points in self._checked
 
     def _rewrite(self, scope: Scope, status: int, headers: dict[str, str], body: bytes,
                  link_broken: bool) -> tuple[int, bytes]:
