@@ -21,6 +21,11 @@ def raise_if_requested() -> None:
         raise KeyboardInterrupt
 
 
+def note() -> None:
+    """Remember a stop request that came as a KeyboardInterrupt by another way."""
+    _requested.set()
+
+
 def _handler(signum, frame) -> None:
     _requested.set()
     raise KeyboardInterrupt

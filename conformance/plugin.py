@@ -110,10 +110,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "contract_phase: a schema-driven (fuzzing) test rather than a scenario")
     if config.getoption("pc_profile") is None:
         return
+    from conformance import astguard, hooks, mechanics, results
     from conformance import client as client_mod
-    from conformance import hooks, mechanics, results
     from conformance.profile import load_profile
 
+    astguard.install()  # the contract phase parses in background threads (see astguard)
     profile = load_profile(Path(config.getoption("pc_profile")),
                            base_url=config.getoption("pc_base_url"))
     state_holder: dict = {}
@@ -215,7 +216,15 @@ def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
 
         contract = [item for item in session.items if item.get_closest_marker("contract_phase")]
         state.prefetch = test_contract.prefetch(state, contract)
-    yield
+    outcome = yield
+    if state is not None and outcome.excinfo is not None \
+            and isinstance(outcome.excinfo[1], KeyboardInterrupt):
+        # Ends the session as pytest.exit does: pytest formats a KeyboardInterrupt's traceback,
+        # and on Python 3.11 parsing its source while the engine's threads parse theirs can
+        # fail with "AST constructor recursion depth mismatch".
+        interrupt.note()
+        outcome.force_exception(pytest.exit.Exception(
+            "interrupted", returncode=pytest.ExitCode.INTERRUPTED))
 
 
 @pytest.hookimpl(tryfirst=True)

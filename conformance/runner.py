@@ -162,7 +162,7 @@ def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
 def run(options: RunOptions) -> int:
     import pytest
 
-    from conformance import report
+    from conformance import interrupt, report
 
     _validate(options)
     report_dir = options.report_dir or default_report_dir()
@@ -180,7 +180,14 @@ def run(options: RunOptions) -> int:
             return EXIT_ABORTED
         results_path = report_dir / "results.json"
         results_path.unlink(missing_ok=True)  # a stale verdict must never stand for this run
-        exit_status = pytest.main(_pytest_args(options, base_url, profile, report_dir))
+        try:
+            exit_status = pytest.main(_pytest_args(options, base_url, profile, report_dir))
+        except SystemError:
+            # Python 3.11 can fail this way while formatting an interrupt (see plugin); the
+            # session has finished by then and written its aborted report.
+            if not interrupt.requested():
+                raise
+            exit_status = pytest.ExitCode.INTERRUPTED
         if not results_path.is_file():
             reason = f"the run could not finish (pytest exit {int(exit_status)})"
             _write_aborted(loaded, report_dir, reason, options.strict)

@@ -90,23 +90,25 @@ class Prefetch:
         self._labels = labels  # operation id -> label, for operations in the ALL_OPERATIONS job
         self._done = {key: threading.Event() for key in jobs}
         self._results: dict[str, fuzz.FuzzOutcome | BaseException] = {}
-        self._thread = threading.Thread(target=self._run, name="contract-prefetch", daemon=True)
+        # One thread per job: the stateful phase runs beside the others, so our generating
+        # cases and the target answering them overlap on the wall clock.
+        self._threads = [threading.Thread(target=self._run, args=(key,), daemon=True,
+                                          name=f"contract-prefetch-{key}") for key in jobs]
 
     def start(self) -> Prefetch:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
-    def _run(self) -> None:
-        for key, job in self._jobs.items():
-            try:
-                self._results[key] = job()
-            except BaseException as exc:  # KeyboardInterrupt included: hand it to the test
-                self._results[key] = exc
-            self._done[key].set()
-            if interrupt.requested():
-                for event in self._done.values():
-                    event.set()
-                return
+    def _run(self, key: str) -> None:
+        try:
+            self._results[key] = self._jobs[key]()
+        except BaseException as exc:  # KeyboardInterrupt included: hand it to the test
+            self._results[key] = exc
+        self._done[key].set()
+        if interrupt.requested():
+            for event in self._done.values():
+                event.set()
 
     def result(self, key: str, on_wait: Callable[[], None] = lambda: None
                ) -> fuzz.FuzzOutcome | None:
