@@ -194,7 +194,9 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _comparable(text: str) -> str:
-    return _NOT_XML.sub("", text).strip()
+    # An XML parser reads a raw CR (or CR LF) in text as LF (XML 1.0, end-of-line handling);
+    # a target may write it raw or as &#13;, both legitimate, so line ends compare as LF.
+    return _NOT_XML.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
 def _leaves(data: object, prefix: str = "") -> dict[str, str]:

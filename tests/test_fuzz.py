@@ -68,6 +68,43 @@ def test_xml_and_json_disagreeing_fails_con_03(reference):
     assert "CON-03" in _failed(outcome)
 
 
+def _echo_mobile(xml_mobile: bytes, json_mobile: str):
+    """A target answering every isredeemable with one customer's mobile, as XML or JSON."""
+    import json as json_mod
+
+    def reply(seen, handler):
+        item = {"success": "false", "code": 802, "message": "invalid"}
+        points = {"redeemable": {"mobile": json_mobile, "points": 10, "is_redeemable": "false",
+                                 "item_status": item}}
+        status = {"success": "false", "code": 200, "message": "invalid"}
+        if "format=xml" in seen.path:
+            body = (b"<response><status><success>false</success><code>200</code><message>"
+                    b"invalid</message></status><points><redeemable><mobile>" + xml_mobile +
+                    b"</mobile><points>10</points><is_redeemable>false</is_redeemable>"
+                    b"<item_status><success>false</success><code>802</code><message>invalid"
+                    b"</message></item_status></redeemable></points></response>")
+            return 200, {"Content-Type": "application/xml"}, body
+        data = {"response": {"status": status, "points": points}}
+        return 200, {"Content-Type": "application/json"}, json_mod.dumps(data).encode()
+
+    return reply
+
+
+@pytest.mark.parametrize("xml_mobile", [b"44\r\n77", b"44&#13;\n77"], ids=["raw", "escaped"])
+def test_a_carriage_return_written_raw_or_escaped_in_xml_is_parity(stub, xml_mobile):
+    # A parser reads a raw CR as LF; writing it raw or as &#13; are both legitimate.
+    target = stub(_echo_mobile(xml_mobile, "44\r\n77"))
+    outcome = _fuzz(target.url, "isRedeemable", phases=("examples", "coverage"))
+    assert outcome.checks_run.get("CON-03")
+    assert "CON-03" not in _failed(outcome)
+
+
+def test_a_different_value_in_xml_and_json_is_caught_by_the_same_target(stub):
+    target = stub(_echo_mobile(b"44 77", "44\r\n77"))
+    outcome = _fuzz(target.url, "isRedeemable", phases=("examples", "coverage"))
+    assert "CON-03" in _failed(outcome)
+
+
 def test_asking_for_xml_and_getting_json_fails_con_06(reference):
     with rewriting_proxy(reference, lambda path, body: body,
                          content_type=lambda value: "application/json") as url:
