@@ -151,14 +151,18 @@ def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
 
 
 def render(result: SelftestResult) -> str:
-    header = (f"{'fault':<30} {'suite':<9} {'expected to fail':<24} {'failed':<24} "
-              f"{'caught':<7} {'s':>5}")
-    lines = [header, "-" * len(header)]
-    for row in result.rows:
-        lines.append(f"{row.fault.name:<30} {row.fault.suite:<9} "
-                     f"{' '.join(sorted(row.expected)) or '-':<24} "
-                     f"{' '.join(sorted(row.failed)) or '-':<24} "
-                     f"{'yes' if row.caught else 'NO':<7} {row.outcome.seconds:>5.1f}")
+    cells = [(row.fault.name, row.fault.suite, " ".join(sorted(row.expected)) or "-",
+              " ".join(sorted(row.failed)) or "-", "yes" if row.caught else "NO",
+              f"{row.outcome.seconds:.1f}") for row in result.rows]
+    titles = ("fault", "suite", "expected to fail", "failed", "caught", "s")
+    widths = [max(len(line[i]) for line in [titles, *cells]) for i in range(len(titles))]
+
+    def line(values: tuple[str, ...]) -> str:
+        left = "  ".join(f"{v:<{w}}" for v, w in zip(values[:-1], widths, strict=False))
+        return f"{left}  {values[-1]:>{widths[-1]}}"
+
+    lines = [line(titles), "-" * len(line(titles))]
+    lines += [line(values) for values in cells]
     if result.false_failures:
         lines.append("false failures on the clean reference server:")
         lines.append(result.clean.explain(result.false_failures))

@@ -157,9 +157,23 @@ class RunningServer:
         self.stop()
 
 
+class _NoMalformedRequestNotes(logging.Filter):
+    """Drops uvicorn's note about a request it cannot parse (it answers 400 by itself).
+
+    The fuzzer sends such requests on purpose; in a run's terminal the note is only noise.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Invalid HTTP request received."
+
+
+_QUIET = _NoMalformedRequestNotes()
+
+
 def run_in_thread(host: str = "127.0.0.1", port: int = 0, db: str | Path | None = None,
                   seed_data: SeedData = None, faults: Iterable[str] = ()) -> RunningServer:
     """Start the server in a daemon thread and return once it accepts connections."""
+    logging.getLogger("uvicorn.error").addFilter(_QUIET)  # the same object: added once
     state, db_path, scratch, sock = _prepare(host, port, db, seed_data, faults)
     app = create_app(state)
     server = _server(app)
