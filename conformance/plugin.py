@@ -108,6 +108,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "explicit=True the test records its own outcomes per id")
     config.addinivalue_line(
         "markers", "contract_phase: a schema-driven (fuzzing) test rather than a scenario")
+    # pytest-xdist's own marker, which the scenarios carry; declared here too for runs without
+    # the xdist plugin (points-conformance run), where it would be an "unknown mark" warning.
+    config.addinivalue_line("markers", "xdist_group(name): run the group on one xdist worker")
     if config.getoption("pc_profile") is None:
         return
     from conformance import astguard, hooks, mechanics, results
