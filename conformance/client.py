@@ -29,6 +29,9 @@ from conformance.redaction import REDACTOR
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 5
 MAX_KEPT_EXCHANGES = 2000
+# Calls in a row without an answer (refused, timed out, hung up) before ``gone`` says so: the
+# run then stops instead of waiting out the timeout in every remaining test.
+NO_ANSWER_LIMIT = 3
 _CHUNK = 64 * 1024
 
 ORG_ID_HEADER = "X-CAP-API-AUTH-ORG-ID"
@@ -192,6 +195,8 @@ class TargetClient:
         self._base_path = urlsplit(profile.base_url).path.rstrip("/")
         self._lock = threading.Lock()
         self._exchanges: deque[Exchange] = deque(maxlen=MAX_KEPT_EXCHANGES)
+        self._no_answer = 0  # calls in a row that got no answer
+        self._last_no_answer = ""
         self.session = TargetSession(self)
 
     @property
@@ -255,7 +260,29 @@ class TargetClient:
                 f"refused {method.upper()} {urlsplit(url).path or '/'} on {host}: it may change "
                 f"data on a target outside loopback; pass --allow-mutations to allow it")
 
-    def _call(self, method: str | bytes, url: str | bytes, *, params: Any = None,
+    def _call(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:
+        """``_follow``, counting the calls in a row that got no answer (see ``gone``)."""
+        try:
+            response = self._follow(method, url, **kwargs)
+        except TargetUnreachable as exc:
+            with self._lock:
+                self._no_answer += 1
+                self._last_no_answer = str(exc)
+            raise
+        with self._lock:
+            self._no_answer = 0
+        return response
+
+    @property
+    def gone(self) -> str | None:
+        """Why the target seems gone (NO_ANSWER_LIMIT calls in a row unanswered), or None."""
+        with self._lock:
+            if self._no_answer < NO_ANSWER_LIMIT:
+                return None
+            return (f"{self._no_answer} calls in a row got no answer (last: "
+                    f"{self._last_no_answer})")
+
+    def _follow(self, method: str | bytes, url: str | bytes, *, params: Any = None,
               data: Any = None, headers: Mapping[str, Any] | None = None, cookies: Any = None,
               files: Any = None, auth: Any = None, allow_redirects: bool = True,
               proxies: Any = None, hooks: Any = None, verify: Any = None, cert: Any = None,

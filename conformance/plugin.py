@@ -230,6 +230,16 @@ def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
             "interrupted", returncode=pytest.ExitCode.INTERRUPTED))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield
+    state = _state(item.config)
+    gone = state.client.gone if state is not None else None
+    if gone is not None:
+        # The target stopped answering: every test left would wait out the same timeout.
+        abort_run(item.config, f"target {state.profile.base_url} stopped answering: {gone}")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     state = _state(item.config)

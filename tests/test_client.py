@@ -170,6 +170,30 @@ def test_connection_refused_is_recorded_and_one_line():
     assert seen == client.exchanges and seen[0].status is None and seen[0].error
 
 
+def test_the_client_says_the_target_is_gone_after_calls_in_a_row_without_an_answer(stub):
+    silent = threading.Event()
+
+    def answers_until_silenced(seen: Seen, handler: BaseHTTPRequestHandler) -> Reply | None:
+        if silent.is_set():
+            return None  # hangs up without a word
+        return 200, {"Content-Type": "application/json"}, b"{}"
+
+    client = TargetClient(make_profile(stub(answers_until_silenced).url, timeout_s=0.5))
+    client.request("GET", "/v1.1/points/isredeemable")
+    silent.set()
+    for _ in range(client_module.NO_ANSWER_LIMIT - 1):
+        with pytest.raises(TargetUnreachable):
+            client.request("GET", "/v1.1/points/isredeemable")
+    assert client.gone is None  # not yet: one more may still be answered
+    with pytest.raises(TargetUnreachable):
+        client.request("GET", "/v1.1/points/isredeemable")
+    assert "calls in a row got no answer" in client.gone
+    assert "connection closed" in client.gone
+    silent.clear()
+    client.request("GET", "/v1.1/points/isredeemable")
+    assert client.gone is None  # an answer resets the count
+
+
 # --- redirects --------------------------------------------------------------------------------
 
 def test_same_origin_redirect_is_followed_with_credentials(stub):

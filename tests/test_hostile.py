@@ -74,6 +74,26 @@ def test_a_target_that_never_answers_aborts_after_the_timeout(stub, profile, tmp
     assert data["verdict"] == "aborted" and "did not answer" in data["aborted_reason"]
 
 
+def test_a_target_that_stops_answering_after_the_preflight_aborts_soon(stub, profile, tmp_path):
+    released = threading.Event()
+
+    def polite_then_silent(seen: Seen, handler: BaseHTTPRequestHandler):
+        if seen.path == "/":
+            return 200, {"Content-Type": "text/plain"}, b"ok"
+        released.wait(HUNG_RUN_S)
+        return None
+
+    target = stub(polite_then_silent)
+    try:
+        result, data = _run(target.url, profile, tmp_path)
+    finally:
+        released.set()
+    assert result.returncode == 3
+    line = _aborted_line(result)
+    assert "stopped answering" in line or "no usable answer" in line, line
+    assert data["verdict"] == "aborted"
+
+
 def test_a_target_that_hangs_up_aborts(stub, profile, tmp_path):
     target = stub(lambda seen, handler: None)  # reads the request, closes without a word
     result, data = _run(target.url, profile, tmp_path)
