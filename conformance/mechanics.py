@@ -14,6 +14,16 @@ REVERSE_PATH = "/v2/points/reverse"
 _REVERSE_TYPES = {"mobile": "mobile", "email": "email", "external_id": "externalId"}
 
 
+def reverse_identifier(identifier: Identifier) -> dict[str, str] | None:
+    """The reversal body's ``identifier`` for a customer, or None when it cannot carry it.
+
+    The field is optional; card_number and user_id have no reversal type, so a reversal for a
+    customer named that way goes without one.
+    """
+    kind = _REVERSE_TYPES.get(identifier.key)
+    return None if kind is None else {"type": kind, "value": identifier.value}
+
+
 class BudgetExceeded(Exception):
     """A call would take the run past budget.max_points; nothing was spent."""
 
@@ -137,9 +147,9 @@ def _reverse(client: TargetClient, entry: Redemption) -> tuple[int, str | None]:
     """POST the reversal; the points given back and, if not all of them, why not."""
     body: dict[str, Any] = {"redemptionId": entry.redemption_id,
                             "pointsToBeReversed": entry.outstanding}
-    kind = _REVERSE_TYPES.get(entry.identifier.key)
-    if kind is not None:  # optional in the spec; card_number/user_id have no reversal type
-        body["identifier"] = {"type": kind, "value": entry.identifier.value}
+    who = reverse_identifier(entry.identifier)
+    if who is not None:
+        body["identifier"] = who
     response = client.request("POST", REVERSE_PATH, json=body,
                               note=f"undo: reverse redemption {entry.redemption_id}")
     try:

@@ -228,3 +228,23 @@ def test_a_broken_baseline_file_is_a_usage_error(cli, tmp_path):
     result = cli("run", "--baseline", str(baseline), "--report-dir", str(tmp_path / "r"))
     assert result.returncode == 2
     assert "known.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_reversals_for_a_customer_named_by_card_number_send_no_identifier(cli, tmp_path):
+    # The reversal's identifier takes mobile, email or externalId only; for a card number the
+    # scenarios send none (it is optional), as the undo log does, and the reversal still works.
+    profile = tmp_path / "by-card.yaml"
+    profile.write_text(REFERENCE_PROFILE.read_text().replace(
+        'spender:      {mobile: "447700900001"}', 'spender:      {card_number: "6000000000001001"}'))
+    with server.run_in_thread() as reference:
+        result = cli("run", "--base-url", reference.base_url, "--profile", str(profile),
+                     "--suite", "scenarios", "--only", "REV-01", "REV-02",
+                     "--report-dir", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    statuses = {r["id"]: r["status"] for r in data["requirements"]}
+    assert statuses["REV-01"] == statuses["REV-02"] == "passed"
+    reversals = [e for r in data["requirements"] if r["id"] == "REV-01" for e in r["evidence"]
+                 if "/v2/points/reverse" in e.get("url", "")]
+    assert reversals and all('"identifier"' not in (e.get("request_body") or "")
+                             for e in reversals)

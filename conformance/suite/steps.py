@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from conformance import catalog, outcomes
+from conformance import catalog, mechanics, outcomes
 
-V2_IDENTIFIER = {"mobile": "mobile", "email": "email", "external_id": "externalId"}
 # validationcode's success item_status: 200 is documented; 800 is what some targets reuse.
 ISSUED = (200, 800)
 # Sent where no real code can exist (an unregistered customer) or none was issued.
@@ -125,10 +124,10 @@ def redemption_id(answer: Answer) -> Any:
 
 
 def reverse(pc, role: str, redemption: Any, points: int | None) -> Answer:
-    ident = identifier(pc, role)
-    payload: dict[str, Any] = {"redemptionId": redemption,
-                               "identifier": {"type": V2_IDENTIFIER.get(ident.key, ident.key),
-                                              "value": ident.value}}
+    payload: dict[str, Any] = {"redemptionId": redemption}
+    who = mechanics.reverse_identifier(identifier(pc, role))
+    if who is not None:  # a card_number or user_id cannot be carried: none is sent, as undo does
+        payload["identifier"] = who
     if points is not None:
         payload["pointsToBeReversed"] = points
     response = pc.client.request("POST", "/v2/points/reverse", json=payload,
