@@ -180,6 +180,38 @@ class TargetSession(requests.Session):
         return super().send(request, **kwargs)
 
 
+class NoAnswerStreak:
+    """Calls in a row that got no usable answer; ``gone`` says why once there were ``limit``.
+
+    The client keeps one for the scenarios' calls, the fuzz phase one for the engine's: each
+    lets a run stop early on a target that stopped answering. Thread-safe.
+    """
+
+    def __init__(self, limit: int, calls: str = "calls", answer: str = "no answer") -> None:
+        self.limit = limit
+        self._what = f"{calls} in a row got {answer}"
+        self._count = 0
+        self._last = ""
+        self._lock = threading.Lock()
+
+    def answered(self) -> None:
+        with self._lock:
+            self._count = 0
+
+    def missed(self, why: str) -> None:
+        with self._lock:
+            self._count += 1
+            self._last = why
+
+    @property
+    def gone(self) -> str | None:
+        """Why the target seems gone, or None while fewer than ``limit`` calls went unanswered."""
+        with self._lock:
+            if self._count < self.limit:
+                return None
+            return f"{self._count} {self._what} (last: {self._last})"
+
+
 class TargetClient:
     """HTTP client for one target profile; see the module docstring for what it guarantees."""
 
@@ -195,8 +227,7 @@ class TargetClient:
         self._base_path = urlsplit(profile.base_url).path.rstrip("/")
         self._lock = threading.Lock()
         self._exchanges: deque[Exchange] = deque(maxlen=MAX_KEPT_EXCHANGES)
-        self._no_answer = 0  # calls in a row that got no answer
-        self._last_no_answer = ""
+        self._unanswered = NoAnswerStreak(NO_ANSWER_LIMIT)
         self.session = TargetSession(self)
 
     @property
@@ -265,22 +296,15 @@ class TargetClient:
         try:
             response = self._follow(method, url, **kwargs)
         except TargetUnreachable as exc:
-            with self._lock:
-                self._no_answer += 1
-                self._last_no_answer = str(exc)
+            self._unanswered.missed(str(exc))
             raise
-        with self._lock:
-            self._no_answer = 0
+        self._unanswered.answered()
         return response
 
     @property
     def gone(self) -> str | None:
         """Why the target seems gone (NO_ANSWER_LIMIT calls in a row unanswered), or None."""
-        with self._lock:
-            if self._no_answer < NO_ANSWER_LIMIT:
-                return None
-            return (f"{self._no_answer} calls in a row got no answer (last: "
-                    f"{self._last_no_answer})")
+        return self._unanswered.gone
 
     def _follow(self, method: str | bytes, url: str | bytes, *, params: Any = None,
               data: Any = None, headers: Mapping[str, Any] | None = None, cookies: Any = None,

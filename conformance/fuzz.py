@@ -19,7 +19,7 @@ import schemathesis
 from schemathesis.engine import events, from_schema
 
 from conformance import catalog, interrupt, outcomes, specs, xsd
-from conformance.client import ClientError, capped_body, is_state_changing
+from conformance.client import ClientError, NoAnswerStreak, capped_body, is_state_changing
 from conformance.redaction import REDACTOR
 
 # Built-in checks that fit a target which may legitimately refuse any business request
@@ -411,14 +411,14 @@ def run(settings: FuzzSettings, *, phases: Iterable[str],
     outcome = FuzzOutcome()
     seen: set[tuple[str, str, str, str]] = set()
     stream = from_schema(schema).execute()
-    streak = 0  # calls in a row that got no usable answer
+    unanswered = NoAnswerStreak(NO_ANSWER_LIMIT, "fuzzed calls", "no usable answer")
     for event in stream:
         interrupt.raise_if_requested()
         if isinstance(event, events.ScenarioFinished):
             label = event.label or STATEFUL_LABEL
             recorder = event.recorder
             if any(recorder.checks.values()):
-                streak = 0
+                unanswered.answered()
             outcome.operations[label] = outcome.operations.get(label, 0) + len(recorder.cases)
             if event.skip_reason:
                 outcome.skipped[label] = event.skip_reason
@@ -459,10 +459,12 @@ def run(settings: FuzzSettings, *, phases: Iterable[str],
         elif isinstance(event, events.NonFatalError):
             message = REDACTOR.text(str(event.info.message)) or ""
             outcome.add_error(event.label if event.related_to_operation else "", message)
-            streak = streak + 1 if _no_answer(event.value) else 0
-            if streak >= NO_ANSWER_LIMIT and outcome.gone is None:
-                outcome.gone = (f"{streak} fuzzed calls in a row got no usable answer (last: "
-                                f"{' '.join(message.split())[:200]})")
+            if _no_answer(event.value):
+                unanswered.missed(" ".join(message.split())[:200])
+            else:
+                unanswered.answered()
+            if unanswered.gone is not None and outcome.gone is None:
+                outcome.gone = unanswered.gone
                 stream.stop()
         elif isinstance(event, events.FatalError):
             outcome.add_error("", REDACTOR.text(str(event.exception)) or "")

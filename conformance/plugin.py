@@ -351,10 +351,10 @@ def pytest_testnodedown(node, error) -> None:
 
 
 ABORT_KEY = pytest.StashKey[str]()
+SIGNALS_KEY = pytest.StashKey[dict]()
 
 
 def abort_run(config: pytest.Config, reason: str) -> NoReturn:
     """End the run now, verdict aborted with ``reason``: a target not worth going on with."""
     config.stash[ABORT_KEY] = reason
     pytest.exit(f"aborted: {reason}", returncode=pytest.ExitCode.INTERRUPTED)
-SIGNALS_KEY = pytest.StashKey[dict]()
