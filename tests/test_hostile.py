@@ -35,6 +35,14 @@ def profile(tmp_path):
     return path
 
 
+@pytest.fixture
+def released(stub):
+    """An event a silent target waits on; set after the test, before its stub is closed."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
 def _run(url: str, profile, report_dir):
     result = run_cli("run", "--base-url", url, "--profile", str(profile), "--max-examples", "3",
                      "--seed", "1", "--report-dir", str(report_dir), timeout=HUNG_RUN_S)
@@ -57,37 +65,27 @@ def _why_line(result) -> str:
     return lines[0]
 
 
-def test_a_target_that_never_answers_aborts_after_the_timeout(stub, profile, tmp_path):
-    released = threading.Event()
-
+def test_a_target_that_never_answers_aborts_after_the_timeout(stub, released, profile,
+                                                             tmp_path):
     def never(seen: Seen, handler: BaseHTTPRequestHandler):
         released.wait(HUNG_RUN_S)
         return None
 
-    target = stub(never)
-    try:
-        result, data = _run(target.url, profile, tmp_path)
-    finally:
-        released.set()
+    result, data = _run(stub(never).url, profile, tmp_path)
     assert result.returncode == 3
     assert f"did not answer within {TIMEOUT_S} s" in _aborted_line(result)
     assert data["verdict"] == "aborted" and "did not answer" in data["aborted_reason"]
 
 
-def test_a_target_that_stops_answering_after_the_preflight_aborts_soon(stub, profile, tmp_path):
-    released = threading.Event()
-
+def test_a_target_that_stops_answering_after_the_preflight_aborts_soon(stub, released, profile,
+                                                                       tmp_path):
     def polite_then_silent(seen: Seen, handler: BaseHTTPRequestHandler):
         if seen.path == "/":
             return 200, {"Content-Type": "text/plain"}, b"ok"
         released.wait(HUNG_RUN_S)
         return None
 
-    target = stub(polite_then_silent)
-    try:
-        result, data = _run(target.url, profile, tmp_path)
-    finally:
-        released.set()
+    result, data = _run(stub(polite_then_silent).url, profile, tmp_path)
     assert result.returncode == 3
     line = _aborted_line(result)
     assert "stopped answering" in line or "no usable answer" in line, line

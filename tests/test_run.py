@@ -235,7 +235,8 @@ def test_reversals_for_a_customer_named_by_card_number_send_no_identifier(cli, t
     # scenarios send none (it is optional), as the undo log does, and the reversal still works.
     profile = tmp_path / "by-card.yaml"
     profile.write_text(REFERENCE_PROFILE.read_text().replace(
-        'spender:      {mobile: "447700900001"}', 'spender:      {card_number: "6000000000001001"}'))
+        'spender:      {mobile: "447700900001"}',
+        'spender:      {card_number: "6000000000001001"}'))
     with server.run_in_thread() as reference:
         result = cli("run", "--base-url", reference.base_url, "--profile", str(profile),
                      "--suite", "scenarios", "--only", "REV-01", "REV-02",
