@@ -333,13 +333,17 @@ def aggregate(req: catalog.Requirement, records: Sequence[Record],
                              reason=reason, evidence=evidence, seeds=list(req.seeds))
 
 
+def blocking(rows: Iterable[RequirementResult]) -> list[RequirementResult]:
+    """The rows that make a run non-conformant: a MUST failed or errored outside the baseline."""
+    return [r for r in rows if r.level == "MUST" and r.status in ("failed", "error")
+            and not r.known]
+
+
 def verdict(rows: Iterable[RequirementResult], aborted_reason: str | None = None) -> str:
-    """aborted, else non-conformant when a MUST failed or errored outside the baseline."""
+    """aborted, else non-conformant when a row is ``blocking``."""
     if aborted_reason:
         return "aborted"
-    if any(r.level == "MUST" and r.status in ("failed", "error") and not r.known for r in rows):
-        return "non-conformant"
-    return "conformant"
+    return "non-conformant" if blocking(rows) else "conformant"
 
 
 # --- the run's result -------------------------------------------------------------------------

@@ -224,18 +224,18 @@ def _why_not_conformant(data: dict) -> str | None:
     A failure comes before an error, and the contract before the scenarios: when the answers
     are not the API's at all, that is the reason, and the scenarios' failures follow from it.
     """
-    from conformance import catalog
+    from conformance import catalog, results
 
     if data["verdict"] != "non-conformant":
         return None
     contract = {r.id for r in catalog.requirements() if r.area == "contract"}
-    blocking = sorted((r for r in data["requirements"] if r["level"] == "MUST" and
-                       r["status"] in ("failed", "error") and not r["known"]),
-                      key=lambda r: (r["status"] != "failed", r["id"] not in contract))
-    first = blocking[0]
-    reason = " ".join(first["reason"].split())
+    rows = sorted(results.blocking(results.RequirementResult(**row)
+                                   for row in data["requirements"]),
+                  key=lambda r: (r.status != "failed", r.id not in contract))
+    first = rows[0]
+    reason = " ".join(first.reason.split())
     if len(reason) > 160:
         reason = reason[:157] + "..."
-    more = f" (and {len(blocking) - 1} more MUST requirements)" if len(blocking) > 1 else ""
-    return f"why: {first['id']} {first['status']}: {reason}{more}"
+    more = f" (and {len(rows) - 1} more MUST requirements)" if len(rows) > 1 else ""
+    return f"why: {first.id} {first.status}: {reason}{more}"
 
