@@ -321,6 +321,22 @@ class FuzzOutcome:
         if len(kept) < ERRORS_KEPT and message not in kept:
             kept.append(message)
 
+    def merge(self, other: FuzzOutcome) -> FuzzOutcome:
+        """This outcome and ``other`` (another run over other labels) as one."""
+        merged = FuzzOutcome(
+            operations={**self.operations, **other.operations},
+            failures=self.failures + other.failures,
+            checks_run=dict(self.checks_run),
+            errors_by_operation={**self.errors_by_operation, **other.errors_by_operation},
+            error_count=self.error_count + other.error_count,
+            skipped={**self.skipped, **other.skipped},
+            checks_by_operation={**self.checks_by_operation, **other.checks_by_operation},
+            gone=self.gone or other.gone,
+        )
+        for req_id, count in other.checks_run.items():
+            merged.checks_run[req_id] = merged.checks_run.get(req_id, 0) + count
+        return merged
+
     def for_operation(self, label: str) -> FuzzOutcome:
         """The part of a run over several operations that concerns ``label``."""
         mine = {key: list(self.errors_by_operation[key]) for key in (label, "")
@@ -383,15 +399,24 @@ def _exchange(recorder, case_id: str) -> dict | None:
     interaction = recorder.interactions.get(case_id)
     if interaction is None or interaction.response is None:
         return None
-    req, resp = interaction.request, interaction.response
-    body = req.body
+    req = interaction.request
+    return _exchange_record(req.method, req.uri, req.headers, req.body, interaction.response)
+
+
+def response_exchange(response) -> dict:
+    """The exchange record of an answer schemathesis's transport received."""
+    req = response.request
+    return _exchange_record(req.method, req.url, req.headers, req.body, response)
+
+
+def _exchange_record(method, url, headers, body, resp) -> dict:
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     return {
-        "method": req.method,
-        "url": req.uri,
+        "method": method,
+        "url": url,
         "request_headers": REDACTOR.headers({k: v[0] if isinstance(v, list) else v
-                                             for k, v in (req.headers or {}).items()}),
+                                             for k, v in (headers or {}).items()}),
         "request_body": REDACTOR.text(body),
         "status": resp.status_code,
         "response_headers": REDACTOR.headers({k: v[0] if isinstance(v, list) else v

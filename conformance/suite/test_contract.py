@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable
 
 import pytest
 
-from conformance import client, fuzz, interrupt, plugin, specs
+from conformance import client, fuzz, interrupt, linkwalk, plugin, specs
 
 pytestmark = pytest.mark.contract_phase
 
@@ -38,6 +39,10 @@ def _record(pc, outcome: fuzz.FuzzOutcome, ids: tuple[str, ...], source: str) ->
         if label == fuzz.STATEFUL_LABEL:
             collector.note(f"stateful phase: {cases} linked calls along the spec's links")
             continue
+        if label == linkwalk.LABEL:
+            collector.note(f"link walk: {cases} calls, every link followed "
+                           f"{linkwalk.CHAINS} times")
+            continue
         collector.fuzz_operation(label)
         collector.fuzz_cases(label, cases)
     failed = set()
@@ -54,13 +59,15 @@ def _record(pc, outcome: fuzz.FuzzOutcome, ids: tuple[str, ...], source: str) ->
             collector.record(req_id, "skipped", source=source, reason=_unchecked(req_id, outcome))
     for error in outcome.errors:
         collector.note(f"{source}: {error}")
+    if linkwalk.LABEL in outcome.skipped:
+        collector.note(f"link walk: {outcome.skipped[linkwalk.LABEL]}")
 
 
 # Why an id was not checked when no answer of the run was one its checks apply to.
 UNCHECKED = {
     "CON-02": "no XML answer (format=xml, HTTP 200 or 400) came back to check against the XSD",
     "CON-03": "no isredeemable call answered 200 in XML to compare with its JSON twin",
-    "CON-08": "the stateful phase ran no linked sequence",
+    "CON-08": "neither the stateful phase nor the link walk followed a link to an answer",
 }
 
 
@@ -141,7 +148,7 @@ def prefetch(pc, items: list[pytest.Item]) -> Prefetch | None:
                 labels[operation_id] = LABELS[operation_id]
         elif item.originalname == "test_linked_sequences_stay_schema_conformant" and \
                 pc.options["suite"] != "contract":
-            jobs[STATEFUL] = _job(pc, ["stateful"], None)
+            jobs[STATEFUL] = _linked_job(pc)
     if labels:
         # One engine run over every selected operation, as `st run` does: starting the engine
         # once per operation costs more than the phases themselves on a small API.
@@ -152,6 +159,16 @@ def prefetch(pc, items: list[pytest.Item]) -> Prefetch | None:
 def _job(pc, phases, operation_ids) -> Callable[[], fuzz.FuzzOutcome]:
     return lambda: fuzz.run(_settings(pc), phases=phases, operation_ids=operation_ids,
                             progress=pc.progress)
+
+
+def _linked_job(pc) -> Callable[[], fuzz.FuzzOutcome]:
+    """CON-08: schemathesis's state machine, then the link walk that follows every link."""
+    def run() -> fuzz.FuzzOutcome:
+        stateful = fuzz.run(_settings(pc), phases=["stateful"], progress=pc.progress)
+        if stateful.gone is not None:
+            return stateful
+        return stateful.merge(linkwalk.walk(_settings(pc), progress=pc.progress))
+    return run
 
 
 def _phases(pc) -> list[str]:
@@ -175,6 +192,10 @@ def _runnable(pc, operation_id: str) -> str | None:
 def _outcome(pc, request, key: str, run: Callable[[], fuzz.FuzzOutcome]) -> fuzz.FuzzOutcome:
     background = pc.prefetch.result(key, pc.drain) if pc.prefetch is not None else None
     outcome = background if background is not None else run()
+    only = pc.options["only"]
+    if only:  # a check of an id not selected (--only) fired along the way: not this run's
+        outcome = dataclasses.replace(
+            outcome, failures=[f for f in outcome.failures if f.req_id in only])
     if outcome.gone is not None:
         _record(pc, outcome, (), request.node.nodeid)  # what was found, into the report
         plugin.abort_run(request.config, f"target {pc.profile.base_url}: {outcome.gone}")
@@ -206,7 +227,7 @@ def test_operation_conforms_to_its_contract(pc, request, operation_id, family):
 def test_linked_sequences_stay_schema_conformant(pc, request):
     if pc.options["suite"] == "contract":
         pytest.skip("the stateful phase belongs to --suite fuzz or all")
-    outcome = _outcome(pc, request, STATEFUL, _job(pc, ["stateful"], None))
+    outcome = _outcome(pc, request, STATEFUL, _linked_job(pc))
     _record(pc, outcome, ("CON-08",), request.node.nodeid)
     stateful_failures = [f for f in outcome.failures if f.req_id == "CON-08"]
     if not stateful_failures and not outcome.checks_run.get("CON-08"):

@@ -1,0 +1,215 @@
+"""The link walk: every link of the specs followed a fixed number of times, for CON-08.
+
+Schemathesis's state machine follows links with a probability (and applies each value a link
+hands over with another), so whether a run ever walks isredeemable → validationcode with the
+same points is luck. This walk is not: for every link in the specs it makes ``CHAINS`` chains.
+Each chain calls the link's source operation with generated data until it answers the link's
+status, then calls the target with exactly the values the link hands over (the rest of the
+target's request generated). Both answers are checked against the JSON Schema and, for XML,
+the XSD. Generation is derandomized (or follows ``--seed``), so a run is repeatable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import hypothesis
+import requests
+from hypothesis import HealthCheck, Phase
+from schemathesis.core import NOT_SET
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
+from schemathesis.core.transforms import UNRESOLVABLE
+from schemathesis.core.transport import Response
+from schemathesis.generation.stateful.state_machine import StepOutput
+from schemathesis.specs.openapi.stateful import collect_transitions
+
+from conformance import interrupt
+from conformance.client import capped_body
+from conformance.fuzz import (
+    FuzzFailure,
+    FuzzOutcome,
+    FuzzSettings,
+    build_schema,
+    response_exchange,
+    xml_valid_against_xsd,
+)
+from conformance.redaction import REDACTOR
+
+REQ_ID = "CON-08"
+LABEL = "link walk"
+CHAINS = 3  # chains walked per link
+# Generated source calls per chain, at most: generated data is often refused (a negative
+# amount, no customer named), and only an answer with the link's status hands values over.
+SOURCE_ATTEMPTS = 20
+
+
+def _schema_conformance(ctx, response, case):
+    """JSON Schema of the answer's status and media type (schemathesis's own validation)."""
+    return case.operation.validate_response(response, case=case)
+
+
+CHECKS: tuple[tuple[str, Callable], ...] = (
+    ("response_schema_conformance", _schema_conformance),
+    ("xml_valid_against_xsd", xml_valid_against_xsd),
+)
+
+
+@dataclass
+class _Walk:
+    settings: FuzzSettings
+    outcome: FuzzOutcome
+    session: requests.Session
+    seen: set
+
+    def send(self, case) -> Response | None:
+        interrupt.raise_if_requested()
+        try:
+            response = case.call(session=self.session, timeout=self.settings.timeout_s,
+                                 max_redirects=0, hooks={"response": [capped_body]})
+        except requests.RequestException as exc:
+            self.outcome.add_error(LABEL, REDACTOR.text(f"{case.operation.label}: {exc}") or "")
+            return None
+        self.outcome.operations[LABEL] = self.outcome.operations.get(LABEL, 0) + 1
+        return response
+
+    def check(self, link_name: str, case, response: Response) -> None:
+        for name, check in CHECKS:
+            try:
+                skipped = check(None, response, case)
+            except (AssertionError, FailureGroup) as exc:
+                failures = exc.exceptions if isinstance(exc, FailureGroup) else (exc,)
+                for failure in failures:
+                    self._fail(link_name, name, case, response, failure)
+                continue
+            if not skipped:
+                self.outcome.checks_run[REQ_ID] = self.outcome.checks_run.get(REQ_ID, 0) + 1
+                per_op = self.outcome.checks_by_operation.setdefault(LABEL, {})
+                per_op[REQ_ID] = per_op.get(REQ_ID, 0) + 1
+
+    def _fail(self, link_name, check_name, case, response, failure) -> None:
+        title = getattr(failure, "title", None) or "Check failed"
+        message = getattr(failure, "message", None) or str(failure)
+        key = (link_name, case.operation.label, check_name, title)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.outcome.failures.append(FuzzFailure(
+            req_id=REQ_ID, operation=case.operation.label, check=check_name,
+            message=REDACTOR.text(f"{title} (following the link {link_name}): "
+                                  f"{message}".strip()) or "",
+            curl=REDACTOR.text(case.as_curl_command()) or "",
+            exchange=response_exchange(response),
+        ))
+
+
+def _examples(strategy, count: int, seed: int | None) -> list:
+    """``count`` values of ``strategy``, the same ones on every run with the same seed."""
+    found: list = []
+
+    @hypothesis.settings(max_examples=count, database=None, deadline=None,
+                         derandomize=seed is None, phases=[Phase.generate],
+                         suppress_health_check=list(HealthCheck))
+    @hypothesis.given(strategy)
+    def collect(value):
+        found.append(value)
+
+    if seed is not None:
+        collect = hypothesis.seed(seed)(collect)
+    collect()
+    return found[:count]
+
+
+def _resolved(value) -> bool:
+    """Whether a value a link hands over is all there (the source's answer had every part)."""
+    if value is None or value is UNRESOLVABLE:
+        return False
+    if isinstance(value, dict):
+        return all(_resolved(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_resolved(v) for v in value)
+    return True
+
+
+def _target_case(link, source_case, response, seed: int | None):
+    """The target's case with every value the link hands over, or None when one is missing."""
+    transition = link.extract(StepOutput(response, source_case))
+    overrides: dict[str, dict] = {}
+    for container, values in transition.parameters.items():
+        for name, extracted in values.items():
+            if not isinstance(extracted.value, Ok) or extracted.value.ok() is None:
+                return None
+            overrides.setdefault(container, {})[name] = extracted.value.ok()
+            if not _resolved(extracted.value.ok()):
+                return None
+    body, media_type = NOT_SET, None
+    if transition.request_body is not None:
+        if not isinstance(transition.request_body.value, Ok):
+            return None
+        body, media_type = transition.request_body.value.ok(), "application/json"
+        if not _resolved(body):
+            return None
+    strategy = link.target.as_strategy(
+        path_parameters=overrides.get("path_parameters"), query=overrides.get("query"),
+        headers=overrides.get("headers"), cookies=overrides.get("cookies"), body=body,
+        media_type=media_type)
+    found = _examples(strategy, 1, seed)
+    return found[0] if found else None
+
+
+def walk(settings: FuzzSettings, *, chains: int = CHAINS,
+         progress: Callable[[str], None] | None = None) -> FuzzOutcome:
+    """Follow every link of the specs ``chains`` times; failures are CON-08's."""
+    schema = build_schema(settings, phases=["stateful"])
+    operations = [result.ok() for result in schema.get_all_operations()
+                  if isinstance(result, Ok)]
+    transitions = collect_transitions(operations)
+    outcome = FuzzOutcome()
+    session = requests.Session()
+    session.auth = (settings.username, settings.password)
+    session.headers.update({"X-CAP-API-AUTH-ORG-ID": settings.org_id,
+                            "X-CAP-UI-AUTH-TOKEN": settings.ui_token})
+    state = _Walk(settings, outcome, session, set())
+    walked: dict[str, int] = {}
+    try:
+        for source in operations:
+            links = transitions.operations.get(source.label)
+            for link in links.outgoing if links else ():
+                name = f"{source.label} → {link.target.label}"
+                walked[name] = _walk_link(state, link, name, chains)
+                if progress:
+                    progress(f"link walk, {name}: {walked[name]} of {chains} chains")
+    finally:
+        session.close()
+    missing = [f"{name} ({count} of {chains})" for name, count in walked.items()
+               if count < chains]
+    if missing:
+        outcome.skipped[LABEL] = ("links not walked as often as planned, as the source "
+                                  "never answered the link's status with its values: "
+                                  + ", ".join(missing))
+    return outcome
+
+
+def _walk_link(state: _Walk, link, name: str, chains: int) -> int:
+    seed = state.settings.seed
+    sources = _examples(link.source.as_strategy(), chains * SOURCE_ATTEMPTS, seed)
+    done = 0
+    for source_case in sources:
+        if done == chains:
+            break
+        response = state.send(source_case)
+        if response is None:
+            continue
+        state.check(name, source_case, response)
+        if str(response.status_code) != link.status_code:
+            continue
+        target_case = _target_case(link, source_case, response, seed)
+        if target_case is None:
+            continue
+        answer = state.send(target_case)
+        if answer is None:
+            continue
+        state.check(name, target_case, answer)
+        done += 1
+    return done
