@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
         "selftest", help="prove the suite: run it against the reference server under each fault")
     selftest.add_argument("--workers", type=int, default=2, metavar="N",
                           help="fault runs at a time (default 2)")
+    selftest.add_argument("--seed", type=int, default=None, metavar="N",
+                          help="seed of every run's generated data (default 1)")
     selftest.set_defaults(handler=_selftest)
 
     reqs = commands.add_parser("requirements", help="print the requirement catalog")
@@ -173,7 +175,8 @@ def _selftest(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UsageError(f"--workers {args.workers}: must be at least 1")
-    result = selftest.run_all(workers=args.workers,
+    seed = selftest.SEED if args.seed is None else args.seed
+    result = selftest.run_all(workers=args.workers, seed=seed,
                               progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(selftest.render(result))
     selftest.save(result)

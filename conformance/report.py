@@ -86,6 +86,8 @@ def render_html(data: Mapping[str, Any], *, pytest_html: str | None = None,
         failure_ids={row["id"] for row in failures},
         fuzz_failures=fuzz_failures,
         selftest=_selftest_view(r.get("selftest")),
+        versions=", ".join(f"{name} {version}" for name, version in
+                           r.get("fingerprint", {}).get("versions", {}).items()),
         junit=junit,
         pytest_html=pytest_html,
         long_chars=LONG_BODY_CHARS,

@@ -21,6 +21,7 @@ import yaml
 
 from conformance import catalog
 from conformance.exchange import Exchange
+from conformance.fingerprint import versions as library_versions
 from conformance.paths import specs_dir
 from conformance.redaction import REDACTOR
 
@@ -213,7 +214,8 @@ class Collector:
               suite_version: str, spec_version: str, strict: bool,
               aborted_reason: str | None = None, baseline: Baseline | None = None,
               skip_reasons: Mapping[str, str] | None = None,
-              selftest: Mapping[str, Any] | None = None) -> RunResult:
+              selftest: Mapping[str, Any] | None = None,
+              fingerprint: Mapping[str, Any] | None = None) -> RunResult:
         """Aggregate everything recorded into one RunResult, one row per catalog id."""
         with self._lock:
             records = list(self._records)
@@ -254,6 +256,8 @@ class Collector:
             requirements=rows, fuzz=FuzzSummary(per_operation, fuzz_failures),
             undone=undone, notes=notes, baseline_stale=stale,
             selftest=dict(selftest) if selftest is not None else None,
+            fingerprint=dict(fingerprint) if fingerprint is not None else {
+                "versions": library_versions()},
         )
 
 
@@ -391,6 +395,8 @@ class RunResult:
     baseline_stale: list[str] = field(default_factory=list)
     # {"caught", "total", "false_failures", "version"} from the suite's self-test, when run
     selftest: dict[str, Any] | None = None
+    # What the result depends on besides the target: {"versions": {library: version}}
+    fingerprint: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -429,6 +435,7 @@ class RunResult:
             "undone": list(self.undone),
             "notes": list(self.notes),
             "baseline_stale": list(self.baseline_stale),
+            "fingerprint": copy.deepcopy(self.fingerprint),
         }
         if self.selftest is not None:
             data["selftest"] = copy.deepcopy(self.selftest)
@@ -459,6 +466,7 @@ class RunResult:
             undone=list(data["undone"]), notes=list(data["notes"]),
             baseline_stale=list(data["baseline_stale"]),
             selftest=copy.deepcopy(data.get("selftest")),
+            fingerprint=copy.deepcopy(data.get("fingerprint", {})),
         )
 
 

@@ -162,7 +162,7 @@ def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
 def run(options: RunOptions) -> int:
     import pytest
 
-    from conformance import interrupt, report
+    from conformance import fingerprint, interrupt, report
 
     _validate(options)
     report_dir = options.report_dir or default_report_dir()
@@ -199,6 +199,9 @@ def run(options: RunOptions) -> int:
         print(f"points-conformance: aborted: {data.get('aborted_reason')}", file=sys.stderr)
     if options.report_dir is None:
         report.update_latest(report_dir.parent, report_dir)
+    versions = data.get("fingerprint", {}).get("versions")
+    if versions:
+        print(f"\n{fingerprint.versions_line(versions)}", end="")
     print(f"\nverdict: {data['verdict']}  ({_counts(data['summary'])})")
     why = _why_not_conformant(data)
     if why:

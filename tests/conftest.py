@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,20 @@ def stub():
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def released(stub):
+    """An event a silent target waits on; set after the test, before its stub is closed."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The self-test's score line (tests/test_faults.py), under pytest-xdist too."""
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "selftest" and getattr(report, "when", "call") == "call":
+                    terminalreporter.write_line(value)

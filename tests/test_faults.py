@@ -23,12 +23,23 @@ pytestmark = pytest.mark.faults
 
 
 @pytest.fixture(scope="module")
-def outcomes() -> dict[str, Outcome]:
+def selftest_result() -> selftest.SelftestResult:
     """The clean run, then every fault's: what `points-conformance selftest` runs."""
-    result = selftest.run_all(workers=2)
-    found = {CLEAN.name: result.clean}
-    found.update((row.fault.name, row.outcome) for row in result.rows)
+    return selftest.run_all(workers=2)
+
+
+@pytest.fixture(scope="module")
+def outcomes(selftest_result) -> dict[str, Outcome]:
+    found = {CLEAN.name: selftest_result.clean}
+    found.update((row.fault.name, row.outcome) for row in selftest_result.rows)
     return found
+
+
+def test_the_selftest_line_ends_the_test_run(selftest_result, record_property) -> None:
+    """The score is printed at the end of `pytest` (tests/conftest.py), as CI's last word."""
+    line = selftest.render(selftest_result).splitlines()[-1]
+    record_property("selftest", line)
+    assert line.startswith(f"selftest: caught {selftest_result.caught}/{len(CATALOG)} faults")
 
 
 def test_every_server_fault_has_an_expectation_and_none_is_stale() -> None:

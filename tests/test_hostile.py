@@ -11,7 +11,6 @@ hanging the test session: the measured figures live in the notes, not in asserti
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -33,14 +32,6 @@ def profile(tmp_path):
     reference = (fixtures_dir() / "profiles" / "reference.yaml").read_text()
     path.write_text(reference.replace("timeout_s: 10", f"timeout_s: {TIMEOUT_S}"))
     return path
-
-
-@pytest.fixture
-def released(stub):
-    """An event a silent target waits on; set after the test, before its stub is closed."""
-    event = threading.Event()
-    yield event
-    event.set()
 
 
 def _run(url: str, profile, report_dir):
