@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed-data", type=Path, help="seed data YAML for an empty database")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME",
                        help="turn on a deliberate bug (repeatable)")
+    serve.add_argument("--variant", action="append", default=[], metavar="NAME",
+                       help="make the other legitimate choice where the documents allow two "
+                            "(repeatable)")
     serve.set_defaults(handler=_serve)
 
     spec = commands.add_parser("specs", help="check or regenerate the specs")
@@ -194,7 +197,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port}: must be between 0 and 65535")
     try:
         server.serve(host=args.host, port=args.port, db=args.db, seed_data=args.seed_data,
-                     faults=tuple(args.fault))
+                     faults=tuple(args.fault), variants=tuple(args.variant))
     except server.ServerConfigError as exc:
         raise UsageError(str(exc)) from None
     return EXIT_OK

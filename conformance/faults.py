@@ -91,6 +91,10 @@ CATALOG: tuple[Fault, ...] = (
     _fault("redeem.unknown-as-empty", "RDM-09",
            "isredeemable and redeem refuse an unregistered customer as one holding no points "
            "(818) instead of 816; validationcode still answers 816"),
+    _fault("redeem.renames-balance", "CON-01",
+           "a successful redeem answer (item_status 800) calls its balance \"current_balance\", "
+           "in JSON and XML: the balance the schema requires of a redemption is missing",
+           suite="all"),
     # --- validation codes (redeem) ----------------------------------------------------------
     _fault("otp.not-issued", "OTP-01",
            "validationcode answers success (200) but issues no code"),

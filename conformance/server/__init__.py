@@ -5,5 +5,6 @@ It imports nothing from the suite except ``conformance.paths`` (to find its seed
 
 from conformance.server.rules import FAULTS
 from conformance.server.runner import RunningServer, ServerConfigError, run_in_thread, serve
+from conformance.server.variants import VARIANTS
 
-__all__ = ["FAULTS", "RunningServer", "ServerConfigError", "run_in_thread", "serve"]
+__all__ = ["FAULTS", "VARIANTS", "RunningServer", "ServerConfigError", "run_in_thread", "serve"]

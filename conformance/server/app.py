@@ -10,12 +10,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
-from conformance.server import goodwill, hooks, redemption, reversal, switches, transfer
+from conformance.server import goodwill, hooks, redemption, reversal, switches, transfer, variants
 from conformance.server.accesslog import AccessLog
 from conformance.server.contract_faults import ContractFaults
+from conformance.server.gateway import SchemaGateway
+from conformance.server.methods import MethodCheck, served_methods
 from conformance.server.state import ServerState
+from conformance.server.variant_answers import VariantAnswers
 
 log = logging.getLogger("conformance.server")
 GOODWILL_PATHS = ("/api_gateway/v2/request-workflow/GOODWILL-POINTS",
@@ -37,6 +40,14 @@ ROUTES = [
 ]
 
 
+def routes(chosen: frozenset[str]) -> list[BaseRoute]:
+    """The routes a server with the ``chosen`` variants serves."""
+    if variants.GOODWILL_ONE_PATH in chosen:
+        # DC-10: the strict spec keeps the URI row's path; the title line's answers 404.
+        return [r for r in ROUTES if getattr(r, "path", None) != GOODWILL_PATHS[1]]
+    return list(ROUTES)
+
+
 async def _last_resort(request: Request, exc: Exception) -> Response:
     # Routes answer their own errors; reaching this is a bug. No detail goes to the client.
     request.app.state.server.internal_errors += 1
@@ -52,10 +63,20 @@ def create_app(state: ServerState) -> Starlette:
         finally:
             state.ledger.close()
 
+    served = routes(state.variants)
     middleware = [Middleware(AccessLog)]
     if state.faults & switches.CONTRACT:
         middleware.append(Middleware(ContractFaults, faults=state.faults))
-    app = Starlette(routes=ROUTES, middleware=middleware,
+    # Always on: Allow must list every method of the path (methods.py); 501 is a variant.
+    middleware.append(Middleware(
+        MethodCheck, served=served_methods(served),
+        not_implemented=variants.HTTP_501_UNKNOWN_METHOD in state.variants))
+    if variants.GATEWAY_VALIDATES_SCHEMA in state.variants:
+        middleware.append(Middleware(SchemaGateway, auth=state.auth))
+    if state.variants & variants.ANSWER_REWRITES:
+        # Innermost: it rewrites what the service answers, not the gateway's or 405s.
+        middleware.append(Middleware(VariantAnswers, variants=state.variants))
+    app = Starlette(routes=served, middleware=middleware,
                     exception_handlers={Exception: _last_resort}, lifespan=lifespan)
     app.state.server = state
     return app

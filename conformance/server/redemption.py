@@ -11,7 +11,7 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conformance.server import endpoints, otp, switches, xmlio
+from conformance.server import endpoints, otp, switches, variants, xmlio
 from conformance.server.ledger import Customer, Ledger, Otp
 from conformance.server.params import (
     Invalid,
@@ -32,6 +32,7 @@ from conformance.server.rules import (
     REDEMPTION_RULES,
     RedemptionCase,
     Refusal,
+    Rule,
     first_refusal,
 )
 from conformance.server.state import ServerState
@@ -40,8 +41,15 @@ IDENTIFIERS = ("mobile", "email", "external_id", "card_number", "card_external_i
 VALIDATION_TYPES = ("MISSED_CALL", "SMS", "INVALID")
 # Either separator in the time part (DC-18); anything else is not a redemption time at all.
 _TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}) ([0-9]{2})[:-]([0-9]{2})[:-]([0-9]{2})")
+# The redeem.time-colon-only variant: the samples' HH:MM:SS alone (DC-18's strict form).
+_TIME_COLONS = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
 WRONG_CODE = Refusal(808, "Unable to redeem. Validation code is invalid")
 UNKNOWN_CUSTOMER = 816
+# The validationcode.common-identifiers variant: the identifiers both documents list (DC-02).
+COMMON_IDENTIFIERS = ("mobile", "email", "external_id")
+# codes.fraud-820: 809's other listing, same meaning (DC-09).
+FRAUD = 809
+FRAUD_820 = Refusal(820, "Unable to process. Customer is marked as fraud")
 # isredeemable.always-refuse and redeem.unknown-as-empty: the refusal of a server that reads a
 # balance of 0 (for every customer, or for one it does not know).
 NOT_ENOUGH_POINTS = Refusal(818, "Points you are trying to redeem are more than the available"
@@ -76,12 +84,13 @@ def identify(ledger: Ledger, kind: str, value: str) -> Identity:
     return Identity(kind, value, wellformed, customer)
 
 
-def _query_identifier(query: Mapping[str, str]) -> tuple[str, str]:
-    for kind in IDENTIFIERS:
+def _query_identifier(query: Mapping[str, str], identifiers: tuple[str, ...] = IDENTIFIERS
+                      ) -> tuple[str, str]:
+    for kind in identifiers:
         value = query.get(kind)
         if value is not None:
             return kind, value
-    raise Invalid(f"one of {', '.join(IDENTIFIERS)} is required", 802)
+    raise Invalid(f"one of {', '.join(identifiers)} is required", 802)
 
 
 def _check_optional_query(query: Mapping[str, str]) -> None:
@@ -102,34 +111,63 @@ def _query_echo(query: Mapping[str, str]) -> dict:
     return {}
 
 
-def _broken_rule(case: RedemptionCase, faults: frozenset[str]) -> Refusal | None:
+def _balance_first(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """The redeem.balance-first order: 818 right after the customer and amount checks.
+
+    The order of the rules is not documented (DC-14): an amount over both the balance and
+    the maximum may get either code. Only the program's limits (multiple, minimum, maximum)
+    trade places with the balance; 801 stays first, since an amount of 0 or less is invalid
+    before it is anything else (the redeem.points-positive fault is 821 for it).
+    """
+    balance = next(rule for rule in rules if rule.name == "redeem.balance")
+    limits = {"redeem.multiple", "redeem.minimum", "redeem.maximum"}
+    first_limit = next(i for i, rule in enumerate(rules) if rule.name in limits)
+    others = tuple(rule for rule in rules if rule is not balance)
+    return others[:first_limit] + (balance,) + others[first_limit:]
+
+
+BALANCE_FIRST_RULES = _balance_first(REDEMPTION_RULES)
+
+
+def _broken_rule(case: RedemptionCase, faults: frozenset[str],
+                 chosen: frozenset[str] = frozenset()) -> Refusal | None:
     """The refusal of the first redemption rule ``case`` breaks (isredeemable and redeem)."""
-    refusal = first_refusal(REDEMPTION_RULES, case, faults)
+    rules = BALANCE_FIRST_RULES if variants.REDEEM_BALANCE_FIRST in chosen else REDEMPTION_RULES
+    refusal = first_refusal(rules, case, faults)
     if refusal is not None and refusal.code == UNKNOWN_CUSTOMER and \
             switches.REDEEM_UNKNOWN_AS_EMPTY in faults:
         return NOT_ENOUGH_POINTS
+    if refusal is not None and refusal.code == FRAUD and variants.CODES_FRAUD_820 in chosen:
+        return FRAUD_820
     return refusal
 
 
 # --- isredeemable ---------------------------------------------------------------------------
 
 def _redeemable(echo: dict, points: int, ok: bool, code: int, message: str, http: int,
-                ratio: int = 1) -> dict:
+                ratio: int = 1, nested: bool = False) -> dict:
     redeemable = {**echo, "points": points, "is_redeemable": ok}
     if ok:
         redeemable.update(points_redeem_value=points * ratio,
                           points_redeem_local_value=points * ratio, points_currency_ratio=ratio)
     redeemable["item_status"] = item_status(ok, code, message)
+    points_block = {"redeemable": redeemable}
+    if nested:
+        # isredeemable.sample-nesting: the samples wrap the answer in a redemption-shaped
+        # block, response.responses.points.response.points (DC-04).
+        return {"response": {"status": status(ok, http, "SUCCESS" if ok else message),
+                             "responses": {"points": {"response": {"points": points_block}}}}}
     return {"response": {"status": status(ok, http, "SUCCESS" if ok else message),
-                         "points": {"redeemable": redeemable}}}
+                         "points": points_block}}
 
 
 def _redeemable_refused(exc: Invalid, request: Request) -> dict:
     points = request.query_params.get("points", "")
     # The strict schema requires an integer here even when the input had none (reported).
     echoed = int(points) if re.fullmatch(r"-?[0-9]{1,18}", points) else 0
+    nested = variants.ISREDEEMABLE_SAMPLE_NESTING in request.app.state.server.variants
     return _redeemable(_query_echo(request.query_params), echoed, False, exc.code, exc.message,
-                       400)
+                       400, nested=nested)
 
 
 @endpoints.v11(_redeemable_refused)
@@ -142,11 +180,15 @@ async def is_redeemable(request: Request, state: ServerState, fmt: str) -> Respo
     ledger = state.ledger
     who = identify(ledger, kind, value)
     case = RedemptionCase(state.program, who.wellformed, who.customer, points, ledger.balance)
-    refusal = _broken_rule(case, state.faults)
+    refusal = _broken_rule(case, state.faults, state.variants)
     if refusal is None and switches.ISREDEEMABLE_ALWAYS_REFUSE in state.faults:
         refusal = NOT_ENOUGH_POINTS
+    nested = variants.ISREDEEMABLE_SAMPLE_NESTING in state.variants
     if refusal is not None:
-        return v11(_redeemable(who.echo(), points, False, refusal.code, refusal.message, 200), fmt)
+        http = variants.refusal_status(state.variants)
+        body = _redeemable(who.echo(), points, False, refusal.code, refusal.message, http,
+                           nested=nested)
+        return v11(body, fmt, http)
     message = "Points can be redeemed"
     if issue_otp:
         if switches.OTP_ISREDEEMABLE_NO_ISSUE not in state.faults:
@@ -155,7 +197,7 @@ async def is_redeemable(request: Request, state: ServerState, fmt: str) -> Respo
                           state.program.otp_validity_s, state.faults)
         message += "; validation code issued"
     body = _redeemable(who.echo(), points, True, 800, message, 200,
-                       state.program.points_currency_ratio)
+                       state.program.points_currency_ratio, nested=nested)
     return v11(body, fmt)
 
 
@@ -175,11 +217,17 @@ def _code_refused(exc: Invalid, request: Request) -> dict:
 @endpoints.v11(_code_refused)
 async def issue_validation_code(request: Request, state: ServerState, fmt: str) -> Response:
     query = request.query_params
-    kind, value = _query_identifier(query)
+    chosen = state.variants
+    # validationcode.common-identifiers: user_id, card_number, card_external_id not read.
+    kind, value = _query_identifier(
+        query, COMMON_IDENTIFIERS if variants.VALIDATIONCODE_COMMON_IDENTIFIERS in chosen
+        else IDENTIFIERS)
     if kind == "user_id" and as_id(value) is None:
         raise Invalid("query parameter user_id must be an integer", 802)
     points = query_int(query, "points", 801, required=True)
-    if points < 1:
+    # validationcode.any-points: the sample asks a code for -100 (DC-03); the code's amount
+    # binds nothing here, redeem checks its own.
+    if points < 1 and variants.VALIDATIONCODE_ANY_POINTS not in chosen:
         raise Invalid("query parameter points must be positive", 801)
     ledger = state.ledger
     who = identify(ledger, kind, value)
@@ -188,7 +236,8 @@ async def issue_validation_code(request: Request, state: ServerState, fmt: str) 
     if refusal is not None:
         block = {**who.echo(), "points": points,
                  "item_status": item_status(False, refusal.code, refusal.message)}
-        return v11(_code_body(block, False, 200, refusal.message), fmt)
+        http = variants.refusal_status(chosen)
+        return v11(_code_body(block, False, http, refusal.message), fmt, http)
     if switches.OTP_NOT_ISSUED not in state.faults:
         with ledger.transaction():
             otp.issue(ledger, state.clock, who.customer.user_id, "redeem",
@@ -210,9 +259,9 @@ def _redeem_refused(exc: Invalid, request: Request) -> dict:
                      exc.message)
 
 
-def _redeem_document(body: bytes, media: str) -> object:
+def _redeem_document(body: bytes, media: str, nested_root: bool = True) -> object:
     if media in xmlio.MEDIA_TYPES:
-        return xmlio.parse_redeem(body)
+        return xmlio.parse_redeem(body, nested_root)
     if not media or media == "application/json" or media.endswith("+json"):
         return parse_json(body)
     raise Invalid(f"the body must be application/json or application/xml, not {media}")
@@ -232,9 +281,12 @@ def _single_item(document: object) -> dict:
     return items[0]
 
 
-def _item_identifier(item: dict) -> tuple[str, str]:
-    """Item-level identifier (the table's form) or one nested in customer{} (DC-05)."""
-    customer = item.get("customer")
+def _item_identifier(item: dict, nested: bool = True) -> tuple[str, str]:
+    """Item-level identifier (the table's form) or one nested in customer{} (DC-05).
+
+    ``nested`` False is the redeem.item-identifier-only variant: customer{} is not read.
+    """
+    customer = item.get("customer") if nested else None
     if customer in (None, ""):
         customer = {}
     if not isinstance(customer, dict):
@@ -269,22 +321,24 @@ def _time_ok(value: str) -> bool:
 async def redeem(request: Request, state: ServerState, fmt: str) -> Response:
     query = request.query_params
     _check_optional_query(query)
-    program = state.program
+    program, chosen = state.program, state.variants
     skip = (program.allow_skip_validation and query.get("validation_type") == "INVALID"
             and query_bool(query, "skip_validation") is True)
-    item = _single_item(_redeem_document(await endpoints.read_body(request),
-                                         endpoints.media_type(request)))
+    item = _single_item(_redeem_document(
+        await endpoints.read_body(request), endpoints.media_type(request),
+        nested_root=variants.REDEEM_XML_SINGLE_ROOT not in chosen))
     if item.get("points_redeemed") in (None, ""):
         raise Invalid("root.redeem[0].points_redeemed is required", 801)
     points = loose_int(item["points_redeemed"], "root.redeem[0].points_redeemed", 801)
-    kind, value = _item_identifier(item)
+    kind, value = _item_identifier(item, nested=variants.REDEEM_ITEM_IDENTIFIER_ONLY not in chosen)
     code = text(item.get("validation_code"), "root.redeem[0].validation_code", 824).strip()
     if not code and switches.OTP_NOT_REQUIRED in state.faults:
         skip = True  # the bug: no code is taken as "validation skipped"
     if not code and not skip:
         raise Invalid("Mobile number validation is mandatory: validation_code is required", 824)
     when = text(item.get("redemption_time"), "root.redeem[0].redemption_time", 859).strip()
-    if when and not _TIME.fullmatch(when):
+    shape = _TIME_COLONS if variants.REDEEM_TIME_COLON_ONLY in chosen else _TIME
+    if when and not shape.fullmatch(when):
         raise Invalid("The redemption time you have passed is invalid (YYYY-MM-DD HH:MM:SS)",
                       859)
     fields = {name: text(item.get(name), f"root.redeem[0].{name}")
@@ -300,7 +354,7 @@ async def redeem(request: Request, state: ServerState, fmt: str) -> Response:
         who = identify(ledger, kind, value)
         case = RedemptionCase(program, who.wellformed, who.customer, points, ledger.balance,
                               time_ok=not when or _time_ok(when))
-        refusal = _broken_rule(case, faults)
+        refusal = _broken_rule(case, faults, chosen)
         current = None
         if refusal is None and not skip:
             if switches.OTP_ANY_CODE in faults:
@@ -339,11 +393,14 @@ async def redeem(request: Request, state: ServerState, fmt: str) -> Response:
                 redemption_id, balance = book(who, current)
     if refusal is not None:
         block = {**who.echo(), "item_status": item_status(False, refusal.code, refusal.message)}
-        return v11(_redeemed(block, False, 200, refusal.message), fmt)
+        http = variants.refusal_status(chosen)
+        return v11(_redeemed(block, False, http, refusal.message), fmt, http)
     value_redeemed = points * program.points_currency_ratio
     block = {
         **who.echo(),
-        "redemption_id": redemption_id,
+        # ids.alphanumeric: the samples' kind of id ("r0njPT"), which reverse takes (DC-07).
+        "redemption_id": (variants.alphanumeric_id(redemption_id)
+                          if variants.IDS_ALPHANUMERIC in chosen else redemption_id),
         "points_redeemed": points,
         "redeemed_value": value_redeemed,
         "redeemed_local_value": value_redeemed,
@@ -360,4 +417,8 @@ async def redeem(request: Request, state: ServerState, fmt: str) -> Response:
         }]},
         "item_status": item_status(True, 800, "Points Redeemed"),
     }
+    if switches.REDEEM_RENAMES_BALANCE in faults:
+        # The bug: the balance comes under another name, in JSON and XML alike.
+        block = {("current_balance" if key == "balance" else key): item
+                 for key, item in block.items()}
     return v11(_redeemed(block, True, 200, ""), fmt)

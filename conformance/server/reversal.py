@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conformance.server import endpoints, switches
+from conformance.server import endpoints, switches, variants
 from conformance.server.ledger import Account
 from conformance.server.params import Invalid, field_str, loose_int, obj, whole_number
 from conformance.server.replies import json_response, message
@@ -42,8 +42,18 @@ async def reverse(request: Request, state: ServerState) -> Response:
         raise Invalid("the body must be a JSON object")
     if body.get("redemptionId") is None:
         raise Invalid("redemptionId is required", 901)
-    # An integer, or digits in a string (DC-07); the samples' "r0njPT" names nothing here.
-    redemption_id = loose_int(body["redemptionId"], "redemptionId", 901)
+    alphanumeric = variants.IDS_ALPHANUMERIC in state.variants
+    if alphanumeric:
+        # ids.alphanumeric: the ids redeem hands out ("r1b"); any other integer or string is
+        # an id no redemption has (902), anything else is no id at all (DC-07).
+        shown = body["redemptionId"]
+        if isinstance(shown, bool) or not isinstance(shown, (int, str)) or shown == "":
+            raise Invalid("redemptionId must be a redemption id", 901)
+        found = variants.from_alphanumeric_id(shown)
+        redemption_id = -1 if found is None else found
+    else:
+        # An integer, or digits in a string (DC-07); the samples' "r0njPT" names nothing here.
+        redemption_id = shown = loose_int(body["redemptionId"], "redemptionId", 901)
     requested = body.get("pointsToBeReversed")
     if requested is not None:
         requested = whole_number(requested, "pointsToBeReversed", 901)
@@ -70,9 +80,9 @@ async def reverse(request: Request, state: ServerState) -> Response:
                 ledger.reversed_points(redemption.id) > 0:
             refusal = ALREADY_REVERSED
         if refusal is not None:
-            return json_response({"redemptionId": redemption_id,
+            return json_response({"redemptionId": shown,
                                   "errors": [message(refusal.code, refusal.message)],
-                                  "warnings": []})
+                                  "warnings": []}, variants.refusal_status(state.variants))
         points = case.points
         reversal_id = ledger.add_reversal(redemption, points, state.clock.stamp())
         if switches.REVERSE_CREDITS_DOUBLE in faults:
@@ -83,10 +93,11 @@ async def reverse(request: Request, state: ServerState) -> Response:
         identifier = next(({"type": kind, "value": value} for kind, value in
                            (("mobile", owner.mobile), ("email", owner.email),
                             ("externalId", owner.external_id)) if value), None)
-    result = {"redemptionId": redemption_id, "pointsToBeReversed": points,
+    result = {"redemptionId": shown, "pointsToBeReversed": points,
               "orgId": state.seed.org_id}
     if identifier is not None:
         result["identifier"] = identifier
-    result.update(customerId=owner.user_id, pointsReversed=points, reversalId=reversal_id,
+    result.update(customerId=owner.user_id, pointsReversed=points,
+                  reversalId=variants.alphanumeric_id(reversal_id) if alphanumeric else reversal_id,
                   warnings=[], errors=[])
     return json_response(result)

@@ -27,19 +27,22 @@ from conformance.server.rules import check_faults
 from conformance.server.seed import SeedError, load_seed, populate
 from conformance.server.state import ServerState
 from conformance.server.switches import CONTRACT_NO_AUTH
+from conformance.server.variants import check_variants
 
 SeedData = Mapping[str, Any] | str | Path | None
 
 
 class ServerConfigError(Exception):
-    """The server cannot start: bad seed data or fault name, unusable database or address."""
+    """The server cannot start: bad seed data, fault or variant name, unusable database or
+    address."""
 
 
-def _build(db: str | Path | None, seed_data: SeedData, faults: Iterable[str]
-           ) -> tuple[ServerState, Path, Path | None]:
+def _build(db: str | Path | None, seed_data: SeedData, faults: Iterable[str],
+           variants: Iterable[str] = ()) -> tuple[ServerState, Path, Path | None]:
     try:
         seed = load_seed(seed_data)
         chosen = check_faults(faults)
+        chosen_variants = check_variants(variants)
     except (SeedError, ValueError) as exc:
         raise ServerConfigError(str(exc)) from None
     scratch = None
@@ -61,14 +64,15 @@ def _build(db: str | Path | None, seed_data: SeedData, faults: Iterable[str]
         _remove(scratch)
         raise ServerConfigError(f"cannot seed the database {path}: {exc}") from None
     auth = Authenticator(seed.credentials, seed.org_id, enforce=CONTRACT_NO_AUTH not in chosen)
-    state = ServerState(ledger, seed, chosen, auth, clock)
+    state = ServerState(ledger, seed, chosen, auth, clock, variants=chosen_variants)
     return state, path, scratch
 
 
 def _prepare(host: str, port: int, db: str | Path | None, seed_data: SeedData,
-             faults: Iterable[str]) -> tuple[ServerState, Path, Path | None, socket.socket]:
+             faults: Iterable[str], variants: Iterable[str] = ()
+             ) -> tuple[ServerState, Path, Path | None, socket.socket]:
     """The seeded state and a listening socket, or a ServerConfigError with nothing left behind."""
-    state, db_path, scratch = _build(db, seed_data, faults)
+    state, db_path, scratch = _build(db, seed_data, faults, variants)
     try:
         return state, db_path, scratch, _bind(host, port)
     except ServerConfigError:
@@ -171,10 +175,15 @@ _QUIET = _NoMalformedRequestNotes()
 
 
 def run_in_thread(host: str = "127.0.0.1", port: int = 0, db: str | Path | None = None,
-                  seed_data: SeedData = None, faults: Iterable[str] = ()) -> RunningServer:
-    """Start the server in a daemon thread and return once it accepts connections."""
+                  seed_data: SeedData = None, faults: Iterable[str] = (),
+                  variants: Iterable[str] = ()) -> RunningServer:
+    """Start the server in a daemon thread and return once it accepts connections.
+
+    ``faults`` turns deliberate bugs on (rules.FAULTS); ``variants`` makes the other
+    legitimate choice where the documents allow two (variants.VARIANTS).
+    """
     logging.getLogger("uvicorn.error").addFilter(_QUIET)  # the same object: added once
-    state, db_path, scratch, sock = _prepare(host, port, db, seed_data, faults)
+    state, db_path, scratch, sock = _prepare(host, port, db, seed_data, faults, variants)
     app = create_app(state)
     server = _server(app)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
@@ -200,9 +209,10 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080, db: str | Path | None = None,
-          seed_data: SeedData = None, faults: Iterable[str] = ()) -> None:
+          seed_data: SeedData = None, faults: Iterable[str] = (),
+          variants: Iterable[str] = ()) -> None:
     """Run the server until Ctrl-C or SIGTERM, logging one line per request to stderr."""
-    state, db_path, scratch, sock = _prepare(host, port, db, seed_data, faults)
+    state, db_path, scratch, sock = _prepare(host, port, db, seed_data, faults, variants)
     logger = logging.getLogger("conformance.server")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))

@@ -1,4 +1,5 @@
-"""What every route needs: the ledger, the seed's configuration, the clock and the switches."""
+"""What every route needs: the ledger, the seed's configuration, the clock, the fault switches
+and the legitimate variants."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ class ServerState:
     faults: frozenset[str]
     auth: Authenticator
     clock: Clock = field(default_factory=Clock)
+    # Legitimate variants (variants.py): choices the documents allow, not bugs.
+    variants: frozenset[str] = frozenset()
     # Requests that reached the last-resort 500 handler; the fuzz tests require it stays 0.
     internal_errors: int = 0
 

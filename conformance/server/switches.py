@@ -21,6 +21,8 @@ REDEEM_DEDUCTS_DOUBLE = "redeem.deducts-double"
 REDEEM_RACE = "redeem.race"
 # isredeemable and redeem refuse an unregistered customer as one holding no points (818).
 REDEEM_UNKNOWN_AS_EMPTY = "redeem.unknown-as-empty"
+# A successful redeem answer (800) calls its balance "current_balance" (JSON and XML).
+REDEEM_RENAMES_BALANCE = "redeem.renames-balance"
 
 # --- validation codes for redemptions (the OTP-* requirements) ----------------------------
 # Transfer codes keep the documented behaviour under these: they have switches of their own.
@@ -72,6 +74,7 @@ CONTRACT: frozenset[str] = frozenset({
 
 BEHAVIOURS: frozenset[str] = frozenset({
     ISREDEEMABLE_ALWAYS_REFUSE, REDEEM_DEDUCTS_DOUBLE, REDEEM_RACE, REDEEM_UNKNOWN_AS_EMPTY,
+    REDEEM_RENAMES_BALANCE,
     OTP_NOT_ISSUED, OTP_REGENERATE, OTP_ANY_CODE, OTP_REUSABLE, OTP_NO_EXPIRY,
     OTP_ISREDEEMABLE_NO_ISSUE, OTP_NOT_REQUIRED,
     REVERSE_CREDITS_DOUBLE, REVERSE_UNKNOWN_AS_REVERSED, REVERSE_NO_PARTIAL,

@@ -25,6 +25,7 @@ from conformance.server.params import (
 from conformance.server.replies import v2_data, v2_refusal
 from conformance.server.rules import TRANSFER_RULES, Refusal, TransferCase, first_refusal
 from conformance.server.state import ServerState
+from conformance.server.variants import refusal_status
 
 # Identifier types of the customer transfer (fromCustomerIdentifier.type) -> ledger column.
 CUSTOMER_TYPES = {"ID": "user_id", "MOBILE": "mobile", "EXTERNAL_ID": "external_id",
@@ -194,7 +195,7 @@ async def is_transferrable(request: Request, state: ServerState) -> Response:
     case = _customer_case(state, _customers(body), points)
     refusal = first_refusal(TRANSFER_RULES, case, state.faults)
     if refusal is not None:
-        return v2_refusal(refusal.code, refusal.message)
+        return v2_refusal(refusal.code, refusal.message, http=refusal_status(state.variants))
     if issue_otp and switches.TRANSFER_NO_OTP_ISSUED not in state.faults:
         with state.ledger.transaction():
             otp.issue(state.ledger, state.clock, case.source.user_id, "transfer",
@@ -227,7 +228,7 @@ async def transfer(request: Request, state: ServerState) -> Response:
             elif current is None:
                 refusal = WRONG_CODE
         if refusal is not None:
-            return v2_refusal(refusal.code, refusal.message)
+            return v2_refusal(refusal.code, refusal.message, http=refusal_status(state.variants))
         transfer_id = ledger.add_transfer(
             case.source.account, case.destination.account, points, notes, state.clock.stamp(),
             credit=switches.TRANSFER_DEBIT_ONLY not in state.faults)
@@ -278,7 +279,7 @@ async def is_group_transferrable(request: Request, state: ServerState) -> Respon
     case = _group_case(state, _group_input(await endpoints.read_json(request)))
     refusal = first_refusal(TRANSFER_RULES, case, state.faults)
     if refusal is not None:
-        return v2_refusal(refusal.code, refusal.message)
+        return v2_refusal(refusal.code, refusal.message, http=refusal_status(state.variants))
     return v2_data([{"pointsTobeTransferred": case.points, "transferrable": True}])
 
 
@@ -290,7 +291,7 @@ async def group_transfer(request: Request, state: ServerState) -> Response:
         case = _group_case(state, given)
         refusal = first_refusal(TRANSFER_RULES, case, state.faults)
         if refusal is not None:
-            return v2_refusal(refusal.code, refusal.message)
+            return v2_refusal(refusal.code, refusal.message, http=refusal_status(state.variants))
         # group-transfer.noop: the transfer is recorded and answered, no points move.
         moves = switches.GROUP_TRANSFER_NOOP not in state.faults
         transfer_id = ledger.add_transfer(case.source.account, case.destination.account,
@@ -317,7 +318,8 @@ async def transfer_history(request: Request, state: ServerState) -> Response:
         kind = "USERGROUP2" if identifier_type == "id" else "CUSTOMER"
     party = find_party(state.ledger, kind, identifier_type, value)
     if party is None:
-        return v2_refusal(816, "Unable to find the customer or group in this organization")
+        return v2_refusal(816, "Unable to find the customer or group in this organization",
+                          http=refusal_status(state.variants))
     if switches.TRANSFER_NO_HISTORY in state.faults:
         return v2_data([])
     return v2_data([transfer_record(state, t) for t in state.ledger.transfers_from(party.account)])

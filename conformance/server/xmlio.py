@@ -64,11 +64,11 @@ def _value(element: ET.Element, depth: int = 0) -> Any:
     return {child.tag: _value(child, depth + 1) for child in children}
 
 
-def parse_redeem(body: bytes) -> dict:
+def parse_redeem(body: bytes, nested_root: bool = True) -> dict:
     """The XML redeem request as its JSON shape ``{"root": {"redeem": [items]}}``.
 
     Accepts <root><redeem><element>... and the sample's <root><root><redeem><element>
-    (DC-06).
+    (DC-06); ``nested_root`` False (the redeem.xml-single-root variant) only the first.
     """
     # Parse text, not bytes: expat then ignores the declared encoding, so the DTD check below
     # cannot be dodged by a document in UTF-16 or EBCDIC.
@@ -85,7 +85,7 @@ def parse_redeem(body: bytes) -> dict:
         raise Invalid("the body is not well-formed XML") from None
     if root.tag != "root":
         raise Invalid("the XML body's root element must be <root>")
-    inner = root.find("root")
+    inner = root.find("root") if nested_root else None
     if inner is not None and root.find("redeem") is None:
         root = inner
     redeem = root.find("redeem")

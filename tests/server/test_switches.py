@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 import requests
@@ -106,6 +107,29 @@ def test_redeem_unknown_as_empty_refuses_an_unknown_customer_for_points(start: S
     assert item_code(_redeem(api, "ABCDEF", mobile=UNKNOWN_MOBILE)) == 818
     assert item_code(code_block(api.validationcode(mobile=UNKNOWN_MOBILE, points=100))) == 816
     assert item_code(redeemable(api.isredeemable(mobile="12", points=100))) == 802
+
+
+def test_redeem_renames_balance_in_json_and_xml(start: Start) -> None:
+    api = _api(start, switches.REDEEM_RENAMES_BALANCE)
+    for fmt, left in (("json", 20000 - 100), ("xml", 20000 - 200)):
+        item = {"mobile": SPENDER, "points_redeemed": 100,
+                "validation_code": api.redeem_code(SPENDER)}
+        # Raw: the answer breaks the strict schema on purpose (a redemption needs a balance).
+        answer = api.session.post(api.base_url + "/v1.1/points/redeem", params={"format": fmt},
+                                  json={"root": {"redeem": [item]}}, auth=AUTH, timeout=15)
+        assert answer.status_code == 200
+        if fmt == "json":
+            block = redeemed(answer)
+            assert "balance" not in block and block["current_balance"] == left
+            assert item_code(block) == 800
+        else:
+            points = ET.fromstring(answer.content).find("responses/points")
+            assert points.find("balance") is None
+            assert points.findtext("current_balance") == str(left)
+            assert points.findtext("item_status/code") == "800"
+    assert api.balance(mobile=SPENDER) == 20000 - 200
+    # Refusals carry no balance: they are as documented.
+    assert item_code(_redeem(api, "000000", points=105)) == 807
 
 
 # --- validation codes -----------------------------------------------------------------------
