@@ -17,7 +17,7 @@ from typing import NoReturn
 
 import pytest
 
-from conformance import __version__, catalog, interrupt
+from conformance import __version__, catalog, interrupt, results
 from conformance.redaction import REDACTOR
 
 SUITES = ("all", "contract", "fuzz", "scenarios")
@@ -39,6 +39,9 @@ class RunState:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     progress_writer: object = None
     prefetch: object = None  # the contract phase running in the background, if any
+    # id -> why no selected test carries it (--only, --suite), set at collection
+    not_selected: dict[str, str] = field(default_factory=dict)
+    answers: object = None  # judge.AnswerLog: the scenarios' answers, judged as the fuzzer's
     _local: threading.local = field(default_factory=threading.local)
     _pending: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
 
@@ -111,9 +114,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # pytest-xdist's own marker, which the scenarios carry; declared here too for runs without
     # the xdist plugin (points-conformance run), where it would be an "unknown mark" warning.
     config.addinivalue_line("markers", "xdist_group(name): run the group on one xdist worker")
+    config.addinivalue_line(
+        "markers", "suites(*names): the --suite values that select the test (default: by kind)")
     if config.getoption("pc_profile") is None:
         return
-    from conformance import astguard, hooks, mechanics, results
+    from conformance import astguard, hooks, judge, mechanics
     from conformance import client as client_mod
     from conformance.profile import load_profile
 
@@ -127,8 +132,13 @@ def pytest_configure(config: pytest.Config) -> None:
         if state is not None:
             state.evidence.append(exchange.to_dict())
 
+    def observer(method, path, response, exchange) -> None:
+        state = state_holder.get("state")
+        if state is not None and state.answers is not None:
+            state.answers.observe(method, path, response, exchange)
+
     target = client_mod.TargetClient(profile, allow_mutations=config.getoption(
-        "pc_allow_mutations"), recorder=recorder)
+        "pc_allow_mutations"), recorder=recorder, observer=observer)
     state = RunState(
         profile=profile, client=target, collector=results.Collector(),
         budget=mechanics.Budget(profile.budget_max_points), undo=mechanics.UndoLog(),
@@ -146,6 +156,9 @@ def pytest_configure(config: pytest.Config) -> None:
             "only": set(config.getoption("pc_only")),
         },
     )
+    state.answers = judge.AnswerLog(judge.Judge(strict=state.options["strict"]),
+                                    state.collector,
+                                    lambda req_id: req_id not in state.not_selected)
     state_holder["state"] = state
     config.stash[STATE_KEY] = state
     config.stash[SIGNALS_KEY] = interrupt.install()
@@ -196,15 +209,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ids, _ = _ids(item)
         selected = not only or bool(set(ids) & only)
         kind = "contract" if item.get_closest_marker("contract_phase") else "scenarios"
-        if suite == "contract" and kind != "contract":
-            selected = False
-        if suite == "scenarios" and kind != "scenarios":
-            selected = False
-        if suite == "fuzz" and kind != "contract":
-            selected = False
+        suites = item.get_closest_marker("suites")
+        if suites is not None:
+            selected = selected and suite in suites.args
+        elif suite == "contract" or suite == "fuzz":
+            selected = selected and kind == "contract"
+        elif suite == "scenarios":
+            selected = selected and kind == "scenarios"
         (keep if selected else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
+    # Ids no selected test carries are not-selected, with the option that left them out.
+    carried = {req_id for item in keep for req_id in _ids(item)[0]}
+    state.not_selected = {
+        r.id: "not selected (--only)" if only and r.id not in only
+        else f"not selected (--suite {suite})"
+        for r in catalog.requirements() if r.id not in carried}
     # Scenarios first: the contract phase runs behind them in the background (test_contract).
     items[:] = sorted(keep, key=lambda item: bool(item.get_closest_marker("contract_phase")))
 
@@ -286,7 +306,10 @@ def _status(report: pytest.TestReport, call: pytest.CallInfo) -> tuple[str, str]
     if report.outcome == "skipped":
         longrepr = report.longrepr
         reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-        return "skipped", reason.removeprefix("Skipped: ")
+        reason = reason.removeprefix("Skipped: ")
+        if reason.startswith(results.NOT_APPLICABLE_PREFIX):
+            return "not-applicable", reason.removeprefix(results.NOT_APPLICABLE_PREFIX)
+        return "skipped", reason
     excinfo = call.excinfo
     if excinfo is not None and excinfo.errisinstance(AssertionError):
         return "failed", REDACTOR.text(str(excinfo.value).strip()) or "assertion failed"
@@ -311,6 +334,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.progress("undoing the run's redemptions")
     for line in state.undo.undo_all(state.client):
         state.collector.undone(line)
+    state.answers.close()
     if (exitstatus == pytest.ExitCode.INTERRUPTED or interrupt.requested()) \
             and ABORT_KEY not in session.config.stash:
         session.config.stash[ABORT_KEY] = "interrupted (SIGINT or SIGTERM); results up to then"
@@ -322,21 +346,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report_dir = session.config.getoption("pc_report_dir")
     if report_dir is None:
         return
-    from conformance import report, results, selftest, specs
+    from conformance import fingerprint, report, selftest, specs
 
     baseline_path = session.config.getoption("pc_baseline")
     baseline = results.Baseline.load(baseline_path) if baseline_path else None
-    only = state.options["only"]
-    skip_reasons = {r.id: "not selected (--only)" for r in catalog.requirements()
-                    if only and r.id not in only}
     result = state.collector.build(
         target=state.profile.base_url, started_at=state.started_at,
         finished_at=datetime.now(UTC), suite_version=__version__,
         spec_version=specs.spec_version(), strict=state.options["strict"],
         aborted_reason=session.config.stash.get(ABORT_KEY, None), baseline=baseline,
-        skip_reasons=skip_reasons, selftest=selftest.last_score(),
+        not_selected=state.not_selected, selftest=selftest.last_score(),
+        fingerprint=fingerprint.of_run(seed=state.options["seed"], options=_fingerprint_options(
+            state.options, session.config), profile=state.profile.redacted_dict()),
     )
     report.write_reports(result, Path(report_dir), pytest_html="pytest-report.html")
+
+
+def _fingerprint_options(options: dict, config: pytest.Config) -> dict:
+    """The run's options as the fingerprint shows them (what `run` was given, or defaulted)."""
+    shown = {key: sorted(value) if isinstance(value, set) else value
+             for key, value in options.items()}
+    shown["base_url"] = config.getoption("pc_base_url")
+    baseline = config.getoption("pc_baseline")
+    shown["baseline"] = str(baseline) if baseline else None
+    return shown
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -358,3 +391,11 @@ def abort_run(config: pytest.Config, reason: str) -> NoReturn:
     """End the run now, verdict aborted with ``reason``: a target not worth going on with."""
     config.stash[ABORT_KEY] = reason
     pytest.exit(f"aborted: {reason}", returncode=pytest.ExitCode.INTERRUPTED)
+
+
+def not_applicable(reason: str) -> NoReturn:
+    """End the test: the profile's own program rules make its requirement moot (``reason``).
+
+    Unlike a skip for a missing hook or budget, this never makes a run incomplete.
+    """
+    pytest.skip(f"{results.NOT_APPLICABLE_PREFIX}{reason}")

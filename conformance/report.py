@@ -22,7 +22,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from conformance.results import RunResult, scrub
+from conformance.results import STATUSES, RequirementResult, RunResult, blocking, scrub, unverified
 
 RESULTS_FILE = "results.json"
 HTML_FILE = "index.html"
@@ -35,7 +35,7 @@ LONG_BODY_CHARS = 600
 LONG_BODY_LINES = 12
 _EMPTY_CONTAINER = re.compile(r"([\[{])\n\s*([\]}])")
 VERDICT_TEXT = {"conformant": "Conformant", "non-conformant": "Non-conformant",
-                "aborted": "Aborted"}
+                "incomplete": "Incomplete", "aborted": "Aborted"}
 
 
 def write_reports(result: RunResult, report_dir: Path, *,
@@ -71,13 +71,14 @@ def render_html(data: Mapping[str, Any], *, pytest_html: str | None = None,
                               "first_of_id": failure["id"] not in seen_ids})
         seen_ids.add(failure["id"])
     status_counts = {status: sum(1 for row in r["requirements"] if row["status"] == status)
-                     for status in ("passed", "failed", "skipped", "error")}
+                     for status in STATUSES}
+    rows = [RequirementResult(**row) for row in r["requirements"]]
     return env.get_template(TEMPLATE).render(
         r=r,
         verdict_text=VERDICT_TEXT.get(r["verdict"], r["verdict"]),
         duration=_duration(r["duration_s"]),
-        must_failures=sum(1 for row in r["requirements"] if row["level"] == "MUST"
-                          and row["status"] in ("failed", "error") and not row["known"]),
+        must_failures=[row.id for row in blocking(rows)],
+        unverified=unverified(rows),
         known_count=sum(1 for row in r["requirements"] if row["known"]),
         advisory_count=sum(1 for row in r["requirements"] if row["level"] == "SHOULD"
                            and row["status"] in ("failed", "error")),
@@ -88,6 +89,9 @@ def render_html(data: Mapping[str, Any], *, pytest_html: str | None = None,
         selftest=_selftest_view(r.get("selftest")),
         versions=", ".join(f"{name} {version}" for name, version in
                            r.get("fingerprint", {}).get("versions", {}).items()),
+        fp=r.get("fingerprint", {}),
+        fp_text=json.dumps({key: r.get("fingerprint", {}).get(key)
+                            for key in ("options", "profile", "specs")}, indent=2),
         junit=junit,
         pytest_html=pytest_html,
         long_chars=LONG_BODY_CHARS,

@@ -25,13 +25,18 @@ from conformance.fingerprint import versions as library_versions
 from conformance.paths import specs_dir
 from conformance.redaction import REDACTOR
 
-STATUSES = ("passed", "failed", "skipped", "error")
-VERDICTS = ("conformant", "non-conformant", "aborted")
-# Same numbers as the CLI's EXIT_* constants (PRODUCT.md section 7); 2 never comes from a run.
-EXIT_CODES = {"conformant": 0, "non-conformant": 1, "aborted": 3}
-NOT_IMPLEMENTED = "not implemented"
+# What a test can record; "not-selected" is given by the run to the ids it left out.
+RECORDED = ("passed", "failed", "skipped", "error", "not-applicable")
+STATUSES = (*RECORDED, "not-selected")
+VERDICTS = ("conformant", "non-conformant", "incomplete", "aborted")
+# Same numbers as the CLI's EXIT_* constants; 2 (usage) never comes from a run.
+EXIT_CODES = {"conformant": 0, "non-conformant": 1, "aborted": 3, "incomplete": 4}
+NOTHING_RECORDED = "no test recorded an outcome for it"
 NO_SKIP_REASON = "skipped without a reason"
+# The reason of a requirement a test found moot under the profile's own program rules.
+NOT_APPLICABLE_PREFIX = "not applicable: "
 SCHEMA_FILE = "results.schema.json"
+SCHEMA_ID = "https://points-conformance.invalid/results.schema.json"
 _FUZZ_REASONS_SHOWN = 3  # a fuzz run can fail hundreds of times; the reason names the first few
 
 Evidence = Mapping[str, Any] | Exchange | str
@@ -139,8 +144,8 @@ class Collector:
                evidence: Iterable[Evidence] = (), source: str = "") -> None:
         """Record one test's outcome for a requirement."""
         self._check_id(req_id)
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        if status not in RECORDED:
+            raise ValueError(f"status must be one of {', '.join(RECORDED)}, not {status!r}")
         entry = Record(req_id, status, str(reason or ""),
                        tuple(_evidence_item(item) for item in evidence), str(source or ""))
         with self._lock:
@@ -213,7 +218,7 @@ class Collector:
     def build(self, *, target: str, started_at: datetime, finished_at: datetime,
               suite_version: str, spec_version: str, strict: bool,
               aborted_reason: str | None = None, baseline: Baseline | None = None,
-              skip_reasons: Mapping[str, str] | None = None,
+              not_selected: Mapping[str, str] | None = None,
               selftest: Mapping[str, Any] | None = None,
               fingerprint: Mapping[str, Any] | None = None) -> RunResult:
         """Aggregate everything recorded into one RunResult, one row per catalog id."""
@@ -234,8 +239,13 @@ class Collector:
 
         rows = []
         for req in self._requirements:
-            row = aggregate(req, by_id.get(req.id, ()), fuzz_by_id.get(req.id, ()),
-                            (skip_reasons or {}).get(req.id))
+            if req.id in (not_selected or {}) and req.id not in by_id:
+                unrecorded = ("not-selected", (not_selected or {})[req.id])
+            elif aborted_reason:
+                unrecorded = ("skipped", f"not run: {aborted_reason}")
+            else:
+                unrecorded = ("skipped", NOTHING_RECORDED)
+            row = aggregate(req, by_id.get(req.id, ()), fuzz_by_id.get(req.id, ()), unrecorded)
             if row.status == "failed" and req.id in known:
                 row.known = True
                 row.reason = _join([f"known failure (baseline: {known[req.id]})", row.reason])
@@ -314,9 +324,13 @@ class RequirementResult:
 
 def aggregate(req: catalog.Requirement, records: Sequence[Record],
               fuzz_failures: Sequence[FuzzFailure] = (),
-              skip_reason: str | None = None) -> RequirementResult:
-    """One requirement's status: failed > error > passed > skipped; nothing recorded is skipped."""
-    by_status = {status: [r for r in records if r.status == status] for status in STATUSES}
+              unrecorded: tuple[str, str] = ("skipped", NOTHING_RECORDED)) -> RequirementResult:
+    """One requirement's status: failed > error > passed > not-applicable > skipped.
+
+    ``unrecorded`` is the status and reason of a requirement no test recorded anything for:
+    not selected, not run because the run was aborted, or (a defect) no test at all.
+    """
+    by_status = {status: [r for r in records if r.status == status] for status in RECORDED}
     if by_status["failed"] or fuzz_failures:
         status, deciding = "failed", by_status["failed"]
         reason = _join([*(_labelled(r) for r in deciding), _fuzz_reason(fuzz_failures)])
@@ -326,28 +340,41 @@ def aggregate(req: catalog.Requirement, records: Sequence[Record],
     elif by_status["passed"]:
         status, deciding = "passed", by_status["passed"]
         reason = _join(r.reason for r in deciding)
+    elif by_status["not-applicable"]:
+        status, deciding = "not-applicable", by_status["not-applicable"]
+        reason = _join(r.reason for r in deciding)
     elif by_status["skipped"]:
         status, deciding = "skipped", by_status["skipped"]
         reason = _join(r.reason for r in deciding) or NO_SKIP_REASON
     else:
-        status, deciding = "skipped", []
-        reason = skip_reason or NOT_IMPLEMENTED
+        (status, reason), deciding = unrecorded, []
     evidence = [copy.deepcopy(item) for r in deciding for item in r.evidence]
     return RequirementResult(id=req.id, level=req.level, status=status, title=req.title,
                              reason=reason, evidence=evidence, seeds=list(req.seeds))
 
 
 def blocking(rows: Iterable[RequirementResult]) -> list[RequirementResult]:
-    """The rows that make a run non-conformant: a MUST failed or errored outside the baseline."""
-    return [r for r in rows if r.level == "MUST" and r.status in ("failed", "error")
-            and not r.known]
+    """The rows that make a run non-conformant: a MUST that failed, outside the baseline."""
+    return [r for r in rows if r.level == "MUST" and r.status == "failed" and not r.known]
+
+
+def unverified(rows: Iterable[RequirementResult]) -> list[RequirementResult]:
+    """Selected MUST rows that could not be judged (skipped or error): the run is incomplete.
+
+    not-selected and not-applicable rows are neither verified nor unverified.
+    """
+    return [r for r in rows if r.level == "MUST" and r.status in ("skipped", "error")]
 
 
 def verdict(rows: Iterable[RequirementResult], aborted_reason: str | None = None) -> str:
-    """aborted, else non-conformant when a row is ``blocking``."""
+    """aborted; else non-conformant when a row is ``blocking``; else incomplete when a selected
+    MUST is ``unverified``; else conformant."""
     if aborted_reason:
         return "aborted"
-    return "non-conformant" if blocking(rows) else "conformant"
+    rows = list(rows)
+    if blocking(rows):
+        return "non-conformant"
+    return "incomplete" if unverified(rows) else "conformant"
 
 
 # --- the run's result -------------------------------------------------------------------------
@@ -400,8 +427,17 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 conformant, 1 non-conformant, 3 aborted."""
+        """0 conformant, 1 non-conformant, 3 aborted, 4 incomplete."""
         return EXIT_CODES[self.verdict]
+
+    @property
+    def partial(self) -> dict[str, int] | None:
+        """{"selected", "total"} MUST requirements when --only/--suite narrowed the run."""
+        if all(r.status != "not-selected" for r in self.requirements):
+            return None
+        must = [r for r in self.requirements if r.level == "MUST"]
+        return {"selected": sum(1 for r in must if r.status != "not-selected"),
+                "total": len(must)}
 
     @property
     def summary(self) -> dict[str, dict[str, int]]:
@@ -421,6 +457,7 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         """results.json as a dict, every string passed through the redactor."""
         data: dict[str, Any] = {
+            "$schema": SCHEMA_ID,
             "suite_version": self.suite_version,
             "spec_version": self.spec_version,
             "target": self.target,
@@ -437,6 +474,8 @@ class RunResult:
             "baseline_stale": list(self.baseline_stale),
             "fingerprint": copy.deepcopy(self.fingerprint),
         }
+        if self.partial is not None:
+            data["partial"] = self.partial
         if self.selftest is not None:
             data["selftest"] = copy.deepcopy(self.selftest)
         # Evidence was redacted when it was recorded; this is the second belt, for anything

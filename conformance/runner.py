@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import random
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -127,6 +129,24 @@ def _write_aborted(profile, report_dir: Path, reason: str, strict: bool) -> None
     report.write_reports(result, report_dir)
 
 
+def _preflight(profile, options: RunOptions) -> str | None:
+    """The profile checked against the target, read-only; a mismatch is exit 2 (one line).
+
+    Returns why the run must be aborted when the target gives no usable answer, else None.
+    """
+    from conformance import client, preflight
+
+    try:
+        preflight.check(profile, client.TargetClient(profile,
+                                                     allow_mutations=options.allow_mutations))
+    except preflight.Unanswered as exc:
+        return f"target {profile.base_url} gave the preflight no usable answer: {exc}"
+    except preflight.PreflightError as exc:
+        where = f"profile {profile.path}: " if profile.path else ""
+        raise RunUsageError(f"{where}{exc}") from None
+    return None
+
+
 def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
                  report_dir: Path) -> list[str]:
     suite_dir = Path(__file__).resolve().parent / "suite"
@@ -160,19 +180,35 @@ def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
 
 
 def run(options: RunOptions) -> int:
-    import pytest
-
-    from conformance import fingerprint, interrupt, report
-
     _validate(options)
+    if options.seed is None:
+        # Every run is seeded, so that any fuzz failure can be sent again with --seed.
+        options = dataclasses.replace(options, seed=random.randrange(2**32))
+    print(f"seed: {options.seed}  (--seed {options.seed} generates the same data again)",
+          flush=True)
     report_dir = options.report_dir or default_report_dir()
+    created = not report_dir.exists()
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunUsageError(f"--report-dir {report_dir}: {exc.strerror}") from None
+    try:
+        return _run(options, report_dir)
+    except RunUsageError:
+        if created:  # a configuration error leaves nothing behind
+            with contextlib.suppress(OSError):
+                report_dir.rmdir()
+        raise
+
+
+def _run(options: RunOptions, report_dir: Path) -> int:
+    import pytest
+
+    from conformance import fingerprint, interrupt, report, results
+
     with _target(options) as (base_url, profile):
         loaded = _check_profile(profile, base_url)
-        reason = _unusable(loaded)
+        reason = _unusable(loaded) or _preflight(loaded, options)
         if reason is not None:
             _write_aborted(loaded, report_dir, reason, options.strict)
             print(f"points-conformance: aborted: {reason}", file=sys.stderr)
@@ -203,11 +239,14 @@ def run(options: RunOptions) -> int:
     if versions:
         print(f"\n{fingerprint.versions_line(versions)}", end="")
     print(f"\nverdict: {data['verdict']}  ({_counts(data['summary'])})")
-    why = _why_not_conformant(data)
-    if why:
-        print(why)
+    partial = data.get("partial")
+    if partial:
+        print(f"partial: {partial['selected']} of {partial['total']} MUST requirements "
+              f"selected; a partial run is never a certification run")
+    for line in _why_not_conformant(data) or _why_incomplete(data):
+        print(line)
     print(f"report: {report_dir / 'index.html'}")
-    return {"conformant": EXIT_OK, "non-conformant": EXIT_FAIL}.get(data["verdict"], EXIT_ABORTED)
+    return results.EXIT_CODES[data["verdict"]]
 
 
 def _counts(summary: dict) -> str:
@@ -216,12 +255,33 @@ def _counts(summary: dict) -> str:
         text = f"{name}: {counts['passed']} passed, {counts['failed']} failed"
         if counts.get("error"):
             text += f", {counts['error']} errors"
-        return text + f", {counts['skipped']} skipped"
+        text += f", {counts['skipped']} skipped"
+        for status in ("not-applicable", "not-selected"):
+            if counts.get(status):
+                text += f", {counts[status]} {status}"
+        return text
 
     return f"{level('MUST')}; {level('SHOULD')}"
 
 
-def _why_not_conformant(data: dict) -> str | None:
+def _one_line(text: str, width: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _why_incomplete(data: dict) -> list[str]:
+    """For an incomplete run: each selected MUST that could not be verified, and why."""
+    from conformance import results
+
+    if data["verdict"] != "incomplete":
+        return []
+    rows = results.unverified(results.RequirementResult(**row) for row in data["requirements"])
+    lines = [f"why: {len(rows)} MUST requirement{'s' if len(rows) != 1 else ''} could not be "
+             f"verified:"]
+    return lines + [f"  {row.id} {row.status}: {_one_line(row.reason, 140)}" for row in rows]
+
+
+def _why_not_conformant(data: dict) -> list[str]:
     """One line naming what made the run non-conformant, and how many more MUSTs did.
 
     A failure comes before an error, and the contract before the scenarios: when the answers
@@ -230,15 +290,12 @@ def _why_not_conformant(data: dict) -> str | None:
     from conformance import catalog, results
 
     if data["verdict"] != "non-conformant":
-        return None
+        return []
     contract = {r.id for r in catalog.requirements() if r.area == "contract"}
     rows = sorted(results.blocking(results.RequirementResult(**row)
                                    for row in data["requirements"]),
                   key=lambda r: (r.status != "failed", r.id not in contract))
     first = rows[0]
-    reason = " ".join(first.reason.split())
-    if len(reason) > 160:
-        reason = reason[:157] + "..."
     more = f" (and {len(rows) - 1} more MUST requirements)" if len(rows) > 1 else ""
-    return f"why: {first.id} {first.status}: {reason}{more}"
+    return [f"why: {first.id} {first.status}: {_one_line(first.reason)}{more}"]
 

@@ -110,11 +110,20 @@ def test_a_target_that_floods_aborts_without_reading_the_flood(stub, profile, tm
 
 
 def test_a_flood_on_api_paths_only_is_cut_at_the_cap_while_fuzzing(stub, profile, tmp_path):
-    # The base URL answers politely, every operation floods: the body cap must hold for the
-    # fuzz phase too, which sends through schemathesis's transport rather than our client.
+    # The base URL, the hooks and the preflight's isredeemable for the profile's customers
+    # answer politely; every other call floods: the body cap must hold for the fuzz phase
+    # too, which sends through schemathesis's transport rather than our client.
     def flood_api(seen: Seen, handler: BaseHTTPRequestHandler):
         if seen.path == "/":
             return 200, {"Content-Type": "text/plain"}, b"ok"
+        if seen.path.startswith("/_test/"):
+            return 200, {"Content-Type": "application/json"}, b'{"balance": 0, "code": "1"}'
+        if seen.path.startswith("/v1.1/points/isredeemable?mobile=4477009") and \
+                "format=json" in seen.path:
+            code = b"816" if "mobile=447700999999" in seen.path else b"800"
+            return 200, {"Content-Type": "application/json"}, (
+                b'{"response":{"points":{"redeemable":{"is_redeemable":true,'
+                b'"item_status":{"code":' + code + b'}}}}}')
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
         handler.end_headers()  # no Content-Length: only reading shows how much there is

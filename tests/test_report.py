@@ -90,11 +90,22 @@ def test_the_page_opens_with_the_verdict(tmp_path, kwargs, banner, detail):
 
 def test_a_conformant_run_says_so(tmp_path):
     collector = Collector()
-    collector.record("RDM-01", "passed")
-    collector.record("RDM-11", "failed")
+    for req in catalog.requirements():
+        collector.record(req.id, "failed" if req.id == "RDM-11" else "passed")
     text = page(report.write_reports(build(collector), tmp_path))
     assert '<div class="banner conformant"' in text
     assert "1 SHOULD advisory" in text
+
+
+def test_an_incomplete_run_names_each_unverified_must_and_why(tmp_path):
+    collector = Collector()
+    for req in catalog.requirements():
+        if req.id != "RDM-06":
+            collector.record(req.id, "passed")
+    collector.record("RDM-06", "skipped", reason="no balance hook in the profile (balance_url)")
+    text = page(report.write_reports(build(collector), tmp_path))
+    assert '<div class="banner incomplete"' in text
+    assert "<code>RDM-06</code> skipped: no balance hook in the profile (balance_url)" in text
 
 
 def test_the_page_states_target_versions_mode_time_and_summary(written):

@@ -13,7 +13,7 @@ from conformance.exchange import Exchange
 from conformance.redaction import MASK, REDACTOR
 from conformance.results import (
     NO_SKIP_REASON,
-    NOT_IMPLEMENTED,
+    NOTHING_RECORDED,
     Baseline,
     BaselineError,
     Collector,
@@ -32,6 +32,15 @@ def build(collector: Collector, **kwargs) -> RunResult:
                "finished_at": START + timedelta(seconds=12.3456), "suite_version": "0.1.0",
                "spec_version": "points-v1.1 1.1 / points-v2 2.0", "strict": False}
     return collector.build(**{**options, **kwargs})
+
+
+def passing(*but: str) -> Collector:
+    """A collector where every catalog requirement passed, but ``but``."""
+    collector = Collector()
+    for req in catalog.requirements():
+        if req.id not in but:
+            collector.record(req.id, "passed")
+    return collector
 
 
 def exchange(**overrides) -> Exchange:
@@ -70,18 +79,38 @@ def test_status_of_a_requirement_follows_failed_error_passed_skipped(statuses, e
     assert f"{expected} reason" in row.reason
 
 
-def test_an_id_nobody_recorded_is_skipped_as_not_implemented():
+def test_an_id_nobody_recorded_is_skipped_and_says_so():
     row = build(Collector()).requirement(MUST_ID)
-    assert (row.status, row.reason) == ("skipped", NOT_IMPLEMENTED)
+    assert (row.status, row.reason) == ("skipped", NOTHING_RECORDED)
+    assert "implemented" not in row.reason
 
 
-def test_skip_reasons_explain_ids_that_were_not_selected_but_never_hide_a_result():
+def test_an_aborted_run_says_which_requirements_it_did_not_run_and_why():
+    collector = Collector()
+    collector.record(OTHER_MUST_ID, "passed")
+    result = build(collector, aborted_reason="target stopped answering")
+    assert (result.requirement(MUST_ID).status, result.requirement(MUST_ID).reason) == (
+        "skipped", "not run: target stopped answering")
+    assert result.requirement(OTHER_MUST_ID).status == "passed"
+
+
+def test_ids_left_out_are_not_selected_with_the_option_but_never_hide_a_result():
     collector = Collector()
     collector.record(OTHER_MUST_ID, "failed", reason="expected 800, received 807")
-    result = build(collector, skip_reasons={MUST_ID: "not run: --only",
-                                            OTHER_MUST_ID: "not run: --only"})
-    assert result.requirement(MUST_ID).reason == "not run: --only"
+    result = build(collector, not_selected={MUST_ID: "not selected (--only)",
+                                            OTHER_MUST_ID: "not selected (--only)"})
+    assert (result.requirement(MUST_ID).status, result.requirement(MUST_ID).reason) == (
+        "not-selected", "not selected (--only)")
     assert result.requirement(OTHER_MUST_ID).status == "failed"
+
+
+def test_a_requirement_made_moot_by_the_program_is_not_applicable_and_never_incomplete():
+    collector = passing(MUST_ID)
+    collector.record(MUST_ID, "not-applicable", reason="program.points_multiple is 1")
+    result = build(collector)
+    assert result.requirement(MUST_ID).status == "not-applicable"
+    assert (result.verdict, result.exit_code) == ("conformant", 0)
+    assert result.summary["MUST"]["not-applicable"] == 1
 
 
 def test_skips_keep_their_reasons_and_a_bare_skip_says_so():
@@ -148,8 +177,10 @@ def test_summary_counts_each_level_by_status():
     summary = build(collector).summary
     must_total = sum(1 for r in catalog.requirements() if r.level == "MUST")
     should_total = sum(1 for r in catalog.requirements() if r.level == "SHOULD")
-    assert summary["MUST"] == {"passed": 1, "failed": 0, "skipped": must_total - 2, "error": 1}
-    assert summary["SHOULD"] == {"passed": 0, "failed": 1, "skipped": should_total - 1, "error": 0}
+    assert summary["MUST"] == {"passed": 1, "failed": 0, "skipped": must_total - 2, "error": 1,
+                               "not-applicable": 0, "not-selected": 0}
+    assert summary["SHOULD"] == {"passed": 0, "failed": 1, "skipped": should_total - 1, "error": 0,
+                                 "not-applicable": 0, "not-selected": 0}
 
 
 # --- fuzzing ----------------------------------------------------------------------------------
@@ -204,24 +235,42 @@ def test_a_must_failure_makes_the_run_non_conformant():
     assert (result.verdict, result.exit_code) == ("non-conformant", 1)
 
 
-def test_a_must_error_makes_the_run_non_conformant():
-    collector = Collector()
-    collector.record(MUST_ID, "error", reason="KeyError: 'item_status'")
-    assert build(collector).exit_code == 1
+def test_a_must_that_could_not_be_judged_makes_the_run_incomplete():
+    collector = passing(MUST_ID)
+    collector.record(MUST_ID, "error", reason="the OTP hook failed")
+    result = build(collector)
+    assert (result.verdict, result.exit_code) == ("incomplete", 4)
 
 
 def test_should_failures_are_advisories():
-    collector = Collector()
-    collector.record(MUST_ID, "passed")
+    collector = passing(SHOULD_ID, "SEC-01")
     collector.record(SHOULD_ID, "failed")
     collector.record("SEC-01", "error")
     result = build(collector)
     assert (result.verdict, result.exit_code) == ("conformant", 0)
 
 
-def test_skipped_musts_leave_the_run_conformant():
-    result = build(Collector())
+def test_skipped_musts_make_the_run_incomplete_never_conformant():
+    result = build(passing(MUST_ID))
+    assert (result.verdict, result.exit_code) == ("incomplete", 4)
+    assert (build(Collector()).verdict) == "incomplete"
+
+
+def test_a_failure_outweighs_what_could_not_be_judged():
+    collector = Collector()
+    collector.record(MUST_ID, "failed")
+    assert build(collector).verdict == "non-conformant"
+
+
+def test_a_narrowed_run_is_partial_and_says_how_much_was_selected():
+    collector = Collector()
+    collector.record(MUST_ID, "passed")
+    left_out = {r.id: "not selected (--only)" for r in catalog.requirements() if r.id != MUST_ID}
+    result = build(collector, not_selected=left_out)
+    musts = sum(1 for r in catalog.requirements() if r.level == "MUST")
     assert (result.verdict, result.exit_code) == ("conformant", 0)
+    assert result.to_json()["partial"] == {"selected": 1, "total": musts}
+    assert "partial" not in build(passing()).to_json()
 
 
 def test_an_aborted_run_exits_3_whatever_it_found():
@@ -235,7 +284,7 @@ def test_an_aborted_run_exits_3_whatever_it_found():
 # --- baseline ---------------------------------------------------------------------------------
 
 def test_a_known_failure_is_marked_and_does_not_fail_the_run():
-    collector = Collector()
+    collector = passing(MUST_ID)
     collector.record(MUST_ID, "failed", reason="expected 800, received 807")
     result = build(collector, baseline=Baseline({MUST_ID: "vendor ticket PTS-12"}))
     row = result.requirement(MUST_ID)
@@ -318,7 +367,7 @@ def test_a_missing_baseline_file_is_a_baseline_error(tmp_path):
 
 TOP_LEVEL_KEYS = {"suite_version", "spec_version", "target", "strict", "started_at", "duration_s",
                   "verdict", "aborted_reason", "requirements", "summary", "fuzz", "undone",
-                  "notes", "baseline_stale"}
+                  "notes", "baseline_stale", "$schema", "fingerprint"}
 
 
 def full_collector() -> Collector:

@@ -175,7 +175,9 @@ def test_the_budget_skips_what_would_exceed_it_with_the_reason(cli, tmp_path):
     rdm02 = next(r for r in data["requirements"] if r["id"] == "RDM-02")
     assert rdm02["status"] == "skipped", rdm02
     assert "budget" in rdm02["reason"]
-    assert result.returncode == 0
+    # A MUST the budget kept from being verified: incomplete, never conformant.
+    assert (data["verdict"], result.returncode) == ("incomplete", 4)
+    assert "RDM-02 skipped: " in result.stdout and "budget.max_points" in result.stdout
 
 
 def test_a_conftest_or_pytest_ini_where_the_user_stands_does_not_change_the_run(cli, tmp_path):

@@ -204,7 +204,7 @@ _USER_IDS: dict[tuple[str, Identifier], int | None] = {}
 def otp_unavailable(pc: RunState) -> str | None:
     """Why the run cannot read validation codes, else None."""
     if pc.otp is None:
-        return "the profile configures no OTP source"
+        return "the profile configures no OTP source (otp)"
     return pc.otp.unavailable_reason
 
 

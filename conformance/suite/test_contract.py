@@ -146,8 +146,7 @@ def prefetch(pc, items: list[pytest.Item]) -> Prefetch | None:
             operation_id = callspec.params["operation_id"]
             if _runnable(pc, operation_id) is None:
                 labels[operation_id] = LABELS[operation_id]
-        elif item.originalname == "test_linked_sequences_stay_schema_conformant" and \
-                pc.options["suite"] != "contract":
+        elif item.originalname == "test_linked_sequences_stay_schema_conformant":
             jobs[STATEFUL] = _linked_job(pc)
     if labels:
         # One engine run over every selected operation, as `st run` does: starting the engine
@@ -224,9 +223,9 @@ def test_operation_conforms_to_its_contract(pc, request, operation_id, family):
 
 
 @pytest.mark.requirement("CON-08", explicit=True)
+# The stateful phase and the link walk belong to --suite fuzz and all, not contract.
+@pytest.mark.suites("fuzz", "all")
 def test_linked_sequences_stay_schema_conformant(pc, request):
-    if pc.options["suite"] == "contract":
-        pytest.skip("the stateful phase belongs to --suite fuzz or all")
     outcome = _outcome(pc, request, STATEFUL, _linked_job(pc))
     _record(pc, outcome, ("CON-08",), request.node.nodeid)
     stateful_failures = [f for f in outcome.failures if f.req_id == "CON-08"]
