@@ -216,10 +216,15 @@ class TargetClient:
     """HTTP client for one target profile; see the module docstring for what it guarantees."""
 
     def __init__(self, profile: Profile, *, allow_mutations: bool = False,
-                 recorder: Callable[[Exchange], None] | None = None) -> None:
+                 recorder: Callable[[Exchange], None] | None = None,
+                 observer: Callable[[str, str, requests.Response, Exchange], None] | None = None
+                 ) -> None:
         self.profile = profile
         self.allow_mutations = allow_mutations
         self.recorder = recorder
+        # Sees every complete answer to an API call (not the hooks'): method, the path below
+        # base_url, the response with its body read, and its exchange. The run judges them.
+        self.observer = observer
         # Profiles built in code skip load_profile: register the secrets here too.
         REDACTOR.add(profile.auth.password, username=profile.auth.username)
         REDACTOR.add(profile.auth.ui_token)
@@ -400,6 +405,11 @@ class TargetClient:
         exchange.elapsed_ms = (time.monotonic() - started) * 1000
         exchange.response_body = _evidence(_decode(body, response))
         self._record(exchange)
+        if self.observer is not None and credentials and on_target:
+            path = urlsplit(url).path
+            if self._base_path and path.startswith(self._base_path):
+                path = path[len(self._base_path):] or "/"
+            self.observer(method, path, response, exchange)
         return response
 
     def _fail(self, kind: type[ClientError], exchange: Exchange, message: str,

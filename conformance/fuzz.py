@@ -18,20 +18,20 @@ import requests
 import schemathesis
 from schemathesis.engine import events, from_schema
 
-from conformance import catalog, interrupt, outcomes, specs, xsd
+from conformance import catalog, interrupt, judge, outcomes, specs
 from conformance.client import ClientError, NoAnswerStreak, capped_body, is_state_changing
 from conformance.redaction import REDACTOR
 
 # Built-in checks that fit a target which may legitimately refuse any business request
 # (DC-11): positive_data_acceptance and the resource-lifecycle checks do not.
 BUILTIN_CHECKS = {
-    "not_a_server_error": "CON-04",
     "status_code_conformance": "CON-06",
     "content_type_conformance": "CON-06",
     "response_schema_conformance": "CON-01",
     "ignored_auth": "CON-07",
 }
 CUSTOM_CHECKS = {
+    "no_server_error": "CON-04",
     "schema_invalid_request_refused": "CON-05",
     "xml_valid_against_xsd": "CON-02",
     "format_matches_content_type": "CON-06",
@@ -48,7 +48,7 @@ STATEFUL_LABEL = "stateful"
 MUTATING_OPERATIONS = frozenset(
     op.operation_id for op in specs.iter_operations(specs.load_combined())
     if is_state_changing(op.method, op.path))
-XML_OPERATIONS = {"isRedeemable", "issueValidationCode", "redeemPoints"}
+XML_OPERATIONS = judge.XML_OPERATIONS
 # A target that gives no usable answer (timeouts, hang-ups, floods) to this many fuzzed calls
 # in a row is not worth fuzzing on: the engine stops and the run is aborted with the reason.
 NO_ANSWER_LIMIT = 50
@@ -86,19 +86,32 @@ def _requested_format(case) -> str:
 
 
 def _media(response) -> str:
-    values = response.headers.get("content-type") or response.headers.get("Content-Type") or [""]
-    value = values[0] if isinstance(values, list) else values
-    return value.split(";")[0].strip().lower()
-
-
-@cache
-def _xsd_for(operation_id: str, strict: bool):
-    target = xsd.XsdTarget(operation_id, "response", strict)
-    return xsd.load(target)
+    return judge.media_type(response.headers)
 
 
 def _strict_of(case) -> bool:
     return bool(case.operation.schema.raw_schema.get("info", {}).get("x-strict"))
+
+
+def _documents_method(case) -> bool:
+    """Whether the spec documents the case's method on its path (the coverage phase also sends
+    methods a path does not serve)."""
+    paths = case.operation.schema.raw_schema.get("paths", {})
+    return case.method.lower() in paths.get(case.operation.path, {})
+
+
+@schemathesis.check
+def no_server_error(ctx, response, case):
+    """CON-04: no 5xx answer, but a 501 to a method the path does not document.
+
+    RFC 9110 (15.6.2) lets a server answer 501 Not Implemented to a method it does not
+    support, as 405 does (15.5.6): many HTTP servers do so for TRACE or an unknown method.
+    """
+    from schemathesis.checks import not_a_server_error
+
+    if response.status_code == 501 and not _documents_method(case):
+        return True
+    return not_a_server_error(ctx, response, case)
 
 
 @schemathesis.check
@@ -109,16 +122,10 @@ def xml_valid_against_xsd(ctx, response, case):
         return True
     if response.status_code not in (200, 400):
         return True
-    try:
-        ET.fromstring(response.content)
-    except ET.ParseError as exc:
-        raise AssertionError(f"XML response is not well-formed: {exc}") from None
-    errors = list(_xsd_for(op, _strict_of(case)).iter_errors(response.content.decode("utf-8",
-                                                                                     "replace")))
-    if errors:
-        first = errors[0]
-        raise AssertionError(f"XML response is not valid against the XSD at {first.path}: "
-                             f"{first.reason}")
+    problem = judge.xsd_problem(op, _strict_of(case), response.status_code, _media(response),
+                                response.content)
+    if problem is not None:
+        raise AssertionError(problem)
     return None
 
 
@@ -130,11 +137,9 @@ def _refusal_codes() -> frozenset[int]:
 def _body_refusal_code(response) -> int | None:
     """The documented refusal code a body carries (v1.1 item_status, v2 errors/warnings)."""
     if _media(response) in ("application/xml", "text/xml"):
-        try:
-            root = ET.fromstring(response.content)
-        except ET.ParseError:
+        body: object = outcomes.parse_xml(response.content)
+        if body is None:
             return None
-        body: object = {root.tag: xml_to_data(root)}
     else:
         try:
             body = response.json()
@@ -177,16 +182,6 @@ def format_matches_content_type(ctx, response, case):
     if not ok:
         raise AssertionError(f"Asked for format={wanted}, received Content-Type {media!r}")
     return None
-
-
-def xml_to_data(element: ET.Element) -> object:
-    """The JSON shape of an XML element: wrapper arrays of <element>, text leaves."""
-    children = list(element)
-    if not children:
-        return (element.text or "").strip()
-    if all(child.tag == "element" for child in children):
-        return [xml_to_data(child) for child in children]
-    return {child.tag: xml_to_data(child) for child in children}
 
 
 # Characters XML 1.0 cannot carry: a target must drop or replace them in its XML answer.
@@ -243,7 +238,7 @@ def xml_json_parity(ctx, response, case):
         json_data = other.json()
     except ValueError:
         return True  # content_type/schema checks report it
-    xml_data = {xml_root.tag: xml_to_data(xml_root)}
+    xml_data = {xml_root.tag: outcomes.xml_to_data(xml_root)}
     if xml_root.tag == "root" and isinstance(xml_data["root"], dict):
         xml_data = xml_data["root"]  # the alternate <root> wrapper (DC-15)
     xml_leaves, json_leaves = _leaves(xml_data), _leaves(json_data)

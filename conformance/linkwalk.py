@@ -18,14 +18,13 @@ import hypothesis
 import requests
 from hypothesis import HealthCheck, Phase
 from schemathesis.core import NOT_SET
-from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 from schemathesis.core.transforms import UNRESOLVABLE
 from schemathesis.core.transport import Response
 from schemathesis.generation.stateful.state_machine import StepOutput
 from schemathesis.specs.openapi.stateful import collect_transitions
 
-from conformance import interrupt
+from conformance import interrupt, judge
 from conformance.client import capped_body
 from conformance.fuzz import (
     FuzzFailure,
@@ -47,7 +46,9 @@ SOURCE_ATTEMPTS = 20
 
 def _schema_conformance(ctx, response, case):
     """JSON Schema of the answer's status and media type (schemathesis's own validation)."""
-    return case.operation.validate_response(response, case=case)
+    problems = judge.schema_problems(case.operation, response, case)
+    if problems:
+        raise AssertionError("; ".join(problems))
 
 
 CHECKS: tuple[tuple[str, Callable], ...] = (
@@ -78,10 +79,8 @@ class _Walk:
         for name, check in CHECKS:
             try:
                 skipped = check(None, response, case)
-            except (AssertionError, FailureGroup) as exc:
-                failures = exc.exceptions if isinstance(exc, FailureGroup) else (exc,)
-                for failure in failures:
-                    self._fail(link_name, name, case, response, failure)
+            except AssertionError as failure:
+                self._fail(link_name, name, case, response, failure)
                 continue
             if not skipped:
                 self.outcome.checks_run[REQ_ID] = self.outcome.checks_run.get(REQ_ID, 0) + 1
@@ -89,16 +88,15 @@ class _Walk:
                 per_op[REQ_ID] = per_op.get(REQ_ID, 0) + 1
 
     def _fail(self, link_name, check_name, case, response, failure) -> None:
-        title = getattr(failure, "title", None) or "Check failed"
-        message = getattr(failure, "message", None) or str(failure)
+        message = str(failure)
+        title = message.split(":", 1)[0]
         key = (link_name, case.operation.label, check_name, title)
         if key in self.seen:
             return
         self.seen.add(key)
         self.outcome.failures.append(FuzzFailure(
             req_id=REQ_ID, operation=case.operation.label, check=check_name,
-            message=REDACTOR.text(f"{title} (following the link {link_name}): "
-                                  f"{message}".strip()) or "",
+            message=REDACTOR.text(f"following the link {link_name}: {message}") or "",
             curl=REDACTOR.text(case.as_curl_command()) or "",
             exchange=response_exchange(response),
         ))

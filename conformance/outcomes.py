@@ -5,6 +5,7 @@ Outcomes are judged by the codes in the body, never by the HTTP status alone (DC
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from typing import Any
 
 
@@ -85,3 +86,22 @@ def v2_codes(body: Any) -> list[int]:
 
 def v2_refused(body: Any) -> bool:
     return bool(isinstance(body, dict) and (body.get("errors") or []))
+
+
+def xml_to_data(element: ET.Element) -> object:
+    """The JSON shape of a v1.1 XML element: wrapper arrays of <element>, text leaves."""
+    children = list(element)
+    if not children:
+        return (element.text or "").strip()
+    if all(child.tag == "element" for child in children):
+        return [xml_to_data(child) for child in children]
+    return {child.tag: xml_to_data(child) for child in children}
+
+
+def parse_xml(content: bytes) -> dict | None:
+    """A v1.1 XML answer in its JSON shape (``{"response": …}``), or None when not XML."""
+    try:
+        root = ET.fromstring(content)
+    except ET.ParseError:
+        return None
+    return {root.tag: xml_to_data(root)}

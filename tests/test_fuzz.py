@@ -152,3 +152,18 @@ def test_the_fuzz_phase_leaves_out_exactly_the_documented_state_changing_operati
     assert fuzz.MUTATING_OPERATIONS == {
         "redeemPoints", "reversePoints", "transferPoints", "transferGroupPoints",
         "requestGoodwillPoints", "requestGoodwillPointsV2Prefix"}
+
+
+def test_a_501_to_a_method_the_path_does_not_serve_is_no_server_error():
+    # RFC 9110 lets a server answer 501 to a method it does not support, as 405; schemathesis's
+    # own not_a_server_error calls it a server error (CON-04 on every operation).
+    with server.run_in_thread(variants=("http.501-unknown-method",)) as running:
+        outcome = _fuzz(running.base_url, "getTransferHistory", phases=("coverage",))
+    assert "CON-04" not in _failed(outcome), [f.message for f in outcome.failures]
+    assert outcome.checks_run.get("CON-04")
+
+
+def test_a_501_to_a_documented_method_is_still_a_server_error(reference):
+    with rewriting_proxy(reference, lambda path, body: body, status=lambda code: 501) as url:
+        outcome = _fuzz(url, "getTransferHistory", phases=("coverage",))
+    assert "CON-04" in _failed(outcome)

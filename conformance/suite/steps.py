@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conformance import catalog, mechanics, outcomes
+from conformance import catalog, judge, mechanics, outcomes
 
 # validationcode's success item_status: 200 is documented; 800 is what some targets reuse.
 ISSUED = (200, 800)
@@ -31,6 +31,9 @@ class Answer:
 
 
 def _json(response) -> Any:
+    """The body of a JSON answer, or of a v1.1 XML answer in its JSON shape (format=xml)."""
+    if judge.media_type(response.headers).endswith("xml"):
+        return outcomes.parse_xml(response.content)
     try:
         return response.json()
     except ValueError:
@@ -57,7 +60,7 @@ def balance(pc, role: str) -> int | None:
 def require_balance(pc, role: str) -> int:
     value = balance(pc, role)
     if value is None:
-        pytest.skip("the profile has no balance hook, so balances cannot be observed")
+        pytest.skip("the profile has no balance hook (balance.url), so balances cannot be observed")
     return value
 
 
@@ -72,11 +75,11 @@ def is_redeemable(pc, role: str, points: int, **extra: Any) -> Answer:
     return Answer(response.status_code, body, _codes_v11(body))
 
 
-def validation_code(pc, role: str, points: int) -> Answer:
+def validation_code(pc, role: str, points: int, *, fmt: str = "json") -> Answer:
     ident = identifier(pc, role)
     response = pc.client.request(
         "GET", "/v1.1/points/validationcode",
-        params={ident.key: ident.value, "points": points, "format": "json"},
+        params={ident.key: ident.value, "points": points, "format": fmt},
         note=f"issue a validation code to {role}")
     body = _json(response)
     return Answer(response.status_code, body, _codes_v11(body))
@@ -84,7 +87,7 @@ def validation_code(pc, role: str, points: int) -> Answer:
 
 def otp(pc, role: str, purpose: str = "redeem") -> str:
     if pc.otp is None:
-        pytest.skip("the profile configures no OTP source")
+        pytest.skip("the profile configures no OTP source (otp)")
     code = pc.otp.get(identifier(pc, role), purpose)
     if not code:
         pytest.fail(f"the OTP source gave no {purpose} code for {role}")
@@ -92,7 +95,7 @@ def otp(pc, role: str, purpose: str = "redeem") -> str:
 
 
 def redeem(pc, role: str, points: int, code: str | None, *, book: bool = True,
-           **item: Any) -> Answer:
+           fmt: str = "json", **item: Any) -> Answer:
     """POST redeem; a success is booked in the undo log so the run can reverse it."""
     ident = identifier(pc, role)
     # Reserved even when the target should refuse (a faulty one may not); book=False when the
@@ -105,7 +108,7 @@ def redeem(pc, role: str, points: int, code: str | None, *, book: bool = True,
         entry["mobile"] = ident.value  # the table's placement too (DC-05)
     if code is not None:
         entry["validation_code"] = code
-    params = {"format": "json"}
+    params = {"format": fmt}
     if pc.profile.program.id is not None:
         params["program_id"] = pc.profile.program.id
     response = pc.client.request("POST", "/v1.1/points/redeem", params=params,
@@ -115,7 +118,8 @@ def redeem(pc, role: str, points: int, code: str | None, *, book: bool = True,
     answer = Answer(response.status_code, body, _codes_v11(body))
     block = outcomes.redeemed_block(body) or {}
     if answer.code == 800 and block.get("redemption_id") not in (None, ""):
-        pc.undo.redeemed(block["redemption_id"], ident, points)
+        redemption = block["redemption_id"]  # XML carries it as text: the number it names
+        pc.undo.redeemed(outcomes.as_int(redemption) or redemption, ident, points)
     return answer
 
 
