@@ -19,9 +19,12 @@ HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length"
 @contextmanager
 def rewriting_proxy(upstream: str, rewrite: Callable[[str, bytes], bytes], *,
                     status: Callable[[int], int] = lambda code: code,
-                    content_type: Callable[[str], str] = lambda value: value) -> Iterator[str]:
+                    content_type: Callable[[str], str] = lambda value: value,
+                    gateway: Callable[[str, bytes], bytes | None] | None = None
+                    ) -> Iterator[str]:
     """A proxy to ``upstream`` whose answers pass through ``rewrite(path, body)``, ``status``
-    and ``content_type``: a deliberately wrong server built on a right one."""
+    and ``content_type``: a deliberately wrong server built on a right one. ``gateway(path,
+    upstream body)`` returning a body answers it with 422 instead (a validating gateway)."""
 
     class Handler(BaseHTTPRequestHandler):
         def _forward(self) -> None:
@@ -32,6 +35,14 @@ def rewriting_proxy(upstream: str, rewrite: Callable[[str, bytes], bytes], *,
                                                  headers=headers, allow_redirects=False,
                                                  timeout=30)
             content = rewrite(self.path, upstream_response.content)
+            refusal = gateway(self.path, upstream_response.content) if gateway else None
+            if refusal is not None:
+                self.send_response(422)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(refusal)))
+                self.end_headers()
+                self.wfile.write(refusal)
+                return
             self.send_response(status(upstream_response.status_code))
             for name, value in upstream_response.headers.items():
                 if name.lower() == "content-type":

@@ -248,3 +248,36 @@ def test_reversals_for_a_customer_named_by_card_number_send_no_identifier(cli, t
                  if "/v2/points/reverse" in e.get("url", "")]
     assert reversals and all('"identifier"' not in (e.get("request_body") or "")
                              for e in reversals)
+
+
+def test_a_validating_gateway_refusing_invalid_requests_is_no_failure(cli, tmp_path):
+    # OTP-07 (no validation_code) and RDM-11 (an unparseable time) send requests the schema
+    # refuses: a gateway in front of a correct server answers them 422 with no business code.
+    def gateway(path: str, body: bytes) -> bytes | None:
+        invalid = path.startswith("/v1.1/points/redeem") and (
+            b'"code":808' in body.replace(b" ", b"") or b'"code":859' in body.replace(b" ", b""))
+        return b'{"message": "request validation failed"}' if invalid else None
+
+    with server.run_in_thread() as reference, \
+            rewriting_proxy(reference.base_url, lambda path, body: body, gateway=gateway) as url:
+        result = cli("run", "--base-url", url, "--profile", str(REFERENCE_PROFILE), "--suite",
+                     "scenarios", "--only", "OTP-07", "RDM-11", "--report-dir",
+                     str(tmp_path / "r"))
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    rows = {r["id"]: r for r in data["requirements"] if r["id"] in ("OTP-07", "RDM-11")}
+    assert {i: r["status"] for i, r in rows.items()} == {"OTP-07": "passed", "RDM-11": "passed"}
+    # The gateway did answer: the evidence holds its 422s.
+    assert any(e.get("status") == 422 for r in rows.values() for e in r["evidence"])
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_the_gateway_variant_passes_the_requirements_it_touches(cli, tmp_path):
+    with server.run_in_thread(variants=("gateway.validates-schema",)) as reference:
+        result = cli("run", "--base-url", reference.base_url, "--profile",
+                     str(REFERENCE_PROFILE), "--only", "REV-04", "CON-05", "CON-06",
+                     *QUICK, "--report-dir", str(tmp_path / "r"))
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    statuses = {r["id"]: r["status"] for r in data["requirements"]
+                if r["id"] in ("REV-04", "CON-05", "CON-06")}
+    assert statuses == dict.fromkeys(("REV-04", "CON-05", "CON-06"), "passed"), \
+        result.stdout[-3000:]
