@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -281,3 +282,41 @@ def test_the_gateway_variant_passes_the_requirements_it_touches(cli, tmp_path):
                 if r["id"] in ("REV-04", "CON-05", "CON-06")}
     assert statuses == dict.fromkeys(("REV-04", "CON-05", "CON-06"), "passed"), \
         result.stdout[-3000:]
+
+
+def test_a_profile_without_hooks_is_incomplete_and_names_what_it_lacks(cli, tmp_path):
+    text = REFERENCE_PROFILE.read_text()
+    for section in ("otp", "balance", "clock"):
+        text = re.sub(rf"\n{section}:\n(  .*\n)+", "\n", text)
+    profile = tmp_path / "no-hooks.yaml"
+    profile.write_text(text)
+    with server.run_in_thread() as reference:
+        result = cli("run", "--base-url", reference.base_url, "--profile", str(profile),
+                     "--suite", "scenarios", "--report-dir", str(tmp_path / "r"))
+    assert result.returncode == 4, result.stdout[-3000:]
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert data["verdict"] == "incomplete"
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert '<div class="banner incomplete"' in page
+    assert "<code>OTP-01</code> skipped: the profile configures no OTP source (otp)" in page
+    assert "<code>RDM-02</code> skipped: the profile has no balance hook (balance.url)" in page
+    assert "RDM-02 skipped: the profile has no balance hook (balance.url)" in result.stdout
+
+
+def test_the_seed_printed_by_a_run_generates_the_same_fuzz_failures_again(cli, tmp_path):
+    found = []
+    for attempt in ("first", "again"):
+        with server.run_in_thread(faults=("contract.accepts-invalid",)) as reference:
+            result = cli("run", "--base-url", reference.base_url, "--profile",
+                         str(REFERENCE_PROFILE), "--suite", "contract", "--only", "CON-05",
+                         "--max-examples", "5", *(("--seed", found[0][0]) if found else ()),
+                         "--report-dir", str(tmp_path / attempt))
+        seed = re.search(r"^seed: (\d+)", result.stdout, re.MULTILINE)
+        assert seed, result.stdout[:500]
+        data = json.loads((tmp_path / attempt / "results.json").read_text())
+        assert data["fingerprint"]["seed"] == int(seed.group(1))
+        failures = sorted((f["operation"], f["check"], f["message"])
+                          for f in data["fuzz"]["failures"])
+        found.append((seed.group(1), failures))
+    assert found[0][1], "the fault was not caught at all"
+    assert found[1] == found[0]
