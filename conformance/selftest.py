@@ -54,8 +54,19 @@ class Outcome:
         return "\n".join(lines) or "  (none)"
 
 
-def fault_run(fault: Fault, pycache: Path, seed: int = SEED) -> Outcome:
-    """Run ``fault``'s suite against a reference server with that fault on (CLEAN: none).
+def variants() -> tuple[Fault, ...]:
+    """The reference server's legitimate variants, each run like the clean server: the whole
+    suite, every requirement must pass (a variant is a choice the documents allow)."""
+    from conformance import server
+
+    return tuple(Fault(name, frozenset(), description, suite="all")
+                 for name, description in server.VARIANTS.items())
+
+
+def fault_run(fault: Fault, pycache: Path, seed: int = SEED, *,
+              variant: bool = False) -> Outcome:
+    """Run ``fault``'s suite against a reference server with that fault on (CLEAN: none), or
+    with that variant on when ``variant``.
 
     Each run is a subprocess (pytest.main does not run twice in one process), as a user runs
     it. ``pycache`` keeps the bytecode of pytest's assertion rewriting between runs: without it
@@ -64,8 +75,10 @@ def fault_run(fault: Fault, pycache: Path, seed: int = SEED) -> Outcome:
     from conformance import server
 
     started = time.monotonic()
+    switched = (fault.name,) if fault.name else ()
     with tempfile.TemporaryDirectory(prefix="pc-fault-") as tmp, \
-            server.run_in_thread(faults=(fault.name,) if fault.name else ()) as target:
+            server.run_in_thread(faults=() if variant else switched,
+                                 variants=switched if variant else ()) as target:
         report_dir = Path(tmp) / "report"
         command = [sys.executable, "-m", "conformance", "run", "--base-url", target.base_url,
                    "--profile", str(PROFILE), "--suite", fault.suite,
@@ -108,15 +121,40 @@ class Row:
             and bool(self.outcome.statuses)
 
 
+# A requirement a variant may leave unjudged without a false failure: none. not-applicable is
+# fine (the program's rules made it moot), anything else is the suite mistaking a legitimate
+# choice for a fault.
+CONFORMANT = frozenset({"passed", "not-applicable"})
+
+
+def _not_conformant(outcome: Outcome) -> set[str]:
+    if not outcome.statuses:
+        return set(ALL_IDS)  # the run did not finish
+    return {i for i in ALL_IDS if outcome.statuses.get(i) not in CONFORMANT}
+
+
 @dataclass(frozen=True)
 class SelftestResult:
     clean: Outcome
     rows: tuple[Row, ...]
     seconds: float
+    variants: tuple[Outcome, ...] = ()
 
     @property
     def false_failures(self) -> set[str]:
-        return set(ALL_IDS) - self.clean.ids("passed")
+        """Ids the clean server did not pass."""
+        return _not_conformant(self.clean)
+
+    @property
+    def variant_failures(self) -> dict[str, set[str]]:
+        """Variant name -> ids its run did not pass (each is a false failure)."""
+        return {run.fault: _not_conformant(run) for run in self.variants
+                if _not_conformant(run)}
+
+    @property
+    def false_failure_count(self) -> int:
+        return len(self.false_failures) + sum(len(ids) for ids in
+                                               self.variant_failures.values())
 
     @property
     def caught(self) -> int:
@@ -124,18 +162,22 @@ class SelftestResult:
 
     @property
     def ok(self) -> bool:
-        return self.caught == len(self.rows) and not self.false_failures
+        return self.caught == len(self.rows) and not self.false_failure_count
 
     def summary(self) -> dict:
         return {"version": __version__, "caught": self.caught, "total": len(self.rows),
-                "false_failures": len(self.false_failures), "seconds": round(self.seconds, 1),
+                "false_failures": self.false_failure_count, "variants": len(self.variants),
+                "seconds": round(self.seconds, 1),
                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
-            pycache: Path | None = None, seed: int = SEED) -> SelftestResult:
-    """The clean run (alone: it fills the bytecode cache), then every fault's."""
+            pycache: Path | None = None, seed: int = SEED,
+            with_variants: bool = True) -> SelftestResult:
+    """The clean run (alone: it fills the bytecode cache), then every fault's, then every
+    legitimate variant's."""
     started = time.monotonic()
+    chosen = variants() if with_variants else ()
     with tempfile.TemporaryDirectory(prefix="pc-pycache-") as tmp:
         cache = pycache or Path(tmp)
         clean = fault_run(CLEAN, cache, seed)
@@ -143,12 +185,21 @@ def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
             progress(f"clean run: {len(clean.ids('passed'))}/{len(ALL_IDS)} passed")
         with ThreadPoolExecutor(workers, thread_name_prefix="fault-run") as pool:
             futures = [(f, pool.submit(fault_run, f, cache, seed)) for f in CATALOG]
+            variant_futures = [(v, pool.submit(fault_run, v, cache, seed, variant=True))
+                               for v in chosen]
             rows = []
             for fault, future in futures:
                 rows.append(Row(fault, future.result()))
                 if progress:
                     progress(f"{fault.name}: {'caught' if rows[-1].caught else 'NOT CAUGHT'}")
-    return SelftestResult(clean, tuple(rows), time.monotonic() - started)
+            runs = []
+            for variant, future in variant_futures:
+                runs.append(future.result())
+                if progress:
+                    wrong = _not_conformant(runs[-1])
+                    progress(f"variant {variant.name}: "
+                             f"{'conformant' if not wrong else 'FALSE FAILURES'}")
+    return SelftestResult(clean, tuple(rows), time.monotonic() - started, tuple(runs))
 
 
 def render(result: SelftestResult) -> str:
@@ -164,11 +215,19 @@ def render(result: SelftestResult) -> str:
 
     lines = [line(titles), "-" * len(line(titles))]
     lines += [line(values) for values in cells]
+    if result.variants:
+        judged = len(result.variants) - len(result.variant_failures)
+        lines.append(f"variants judged conformant: {judged}/{len(result.variants)} "
+                     f"({', '.join(run.fault for run in result.variants)})")
     if result.false_failures:
         lines.append("false failures on the clean reference server:")
         lines.append(result.clean.explain(result.false_failures))
+    for name, ids in result.variant_failures.items():
+        run = next(run for run in result.variants if run.fault == name)
+        lines.append(f"false failures under the legitimate variant {name}:")
+        lines.append(run.explain(ids) if run.statuses else run.output[-1500:])
     lines.append(f"selftest: caught {result.caught}/{len(result.rows)} faults, "
-                 f"false failures: {len(result.false_failures)}")
+                 f"false failures: {result.false_failure_count}")
     return "\n".join(lines)
 
 

@@ -35,6 +35,14 @@ def outcomes(selftest_result) -> dict[str, Outcome]:
     return found
 
 
+@pytest.mark.parametrize("variant", sorted(server.VARIANTS))
+def test_a_legitimate_variant_is_judged_conformant(selftest_result, variant) -> None:
+    run = next(run for run in selftest_result.variants if run.fault == variant)
+    assert run.statuses, f"{variant}: the run did not finish\n{run.output}"
+    wrong = {i for i, status in run.statuses.items() if status not in selftest.CONFORMANT}
+    assert not wrong, f"{variant}: false failures\n{run.explain(wrong)}"
+
+
 def test_the_selftest_line_ends_the_test_run(selftest_result, record_property) -> None:
     """The score is printed at the end of `pytest` (tests/conftest.py), as CI's last word."""
     line = selftest.render(selftest_result).splitlines()[-1]
@@ -89,7 +97,7 @@ def test_fault_fails_exactly_its_requirements(outcomes: dict[str, Outcome], faul
 
 def test_selftest_score_is_kept_per_version_for_the_report(tmp_path, outcomes) -> None:
     rows = tuple(selftest.Row(f, outcomes[f.name]) for f in CATALOG)
-    result = selftest.SelftestResult(outcomes[CLEAN.name], rows, 1.0)
+    result = selftest.SelftestResult(outcomes[CLEAN.name], rows, 1.0, ())
     assert selftest.render(result).endswith(
         f"selftest: caught {len(CATALOG)}/{len(CATALOG)} faults, false failures: 0")
     selftest.save(result, tmp_path)

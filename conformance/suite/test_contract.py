@@ -66,7 +66,7 @@ def _record(pc, outcome: fuzz.FuzzOutcome, ids: tuple[str, ...], source: str) ->
 # Why an id was not checked when no answer of the run was one its checks apply to.
 UNCHECKED = {
     "CON-02": "no XML answer (format=xml, HTTP 200 or 400) came back to check against the XSD",
-    "CON-03": "no isredeemable call answered 200 in XML to compare with its JSON twin",
+    "CON-03": "no isredeemable call answered 200 or 400 in XML to compare with its JSON twin",
     "CON-08": "neither the stateful phase nor the link walk followed a link to an answer",
 }
 
