@@ -1,6 +1,6 @@
 """The suite's HTTP client: every call to a target goes through one guarded, recorded code path.
 
-Guard (PRODUCT.md section 8): a target that is not on loopback gets no state-changing call
+Guard: a target that is not on loopback gets no state-changing call
 unless mutations are allowed. Credentials go only to the target's origin; a redirect to any
 other origin is returned as is, never followed. Every exchange, failed or not, is recorded with
 its secrets redacted, and no body larger than ``MAX_BODY_BYTES`` is read whole.
@@ -39,7 +39,7 @@ UI_TOKEN_HEADER = "X-CAP-UI-AUTH-TOKEN"
 # Never carried to another origin, whoever set them.
 _CREDENTIAL_HEADERS = ("Authorization", UI_TOKEN_HEADER, "Cookie")
 
-# The documented state-changing operations (PRODUCT.md section 8). The guard is wider than this
+# The documented state-changing operations. The guard is wider than this
 # list: any unsafe method is refused unless its path is one of READ_ONLY_POSTS, so an odd
 # spelling (%72edeem, a trailing slash, another case) can only be refused, never let through.
 MUTATING_PATHS = (

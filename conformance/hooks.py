@@ -1,6 +1,7 @@
 """Where the suite learns what only the target knows: validation codes, balances, the clock.
 
-The HTTP hooks (PRODUCT.md section 6) are target-side test endpoints: they are called through
+The HTTP hooks (the reference server's /_test/ endpoints, or a staging org's own) are
+target-side test endpoints: they are called through
 ``TargetClient.call_hook``, which sends no credentials and skips the mutation guard but keeps
 the timeout, size cap, redirect policy and recording, so every hook call is evidence too.
 """

@@ -1,4 +1,4 @@
-"""Keeping a run's footprint small (PRODUCT.md section 8): a points budget and an undo log."""
+"""Keeping a run's footprint small on a shared target: a points budget and an undo log."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def _reverse(client: TargetClient, entry: Redemption) -> tuple[int, str | None]:
         data = response.json()
     except ValueError:
         data = None
-    # Judged by the body, as every business outcome (PRODUCT.md section 3), not the status.
+    # Judged by the body, as every business outcome (DC-11), not the status.
     if not isinstance(data, dict):
         return 0, f"not reversed: HTTP {response.status_code}, the answer is not a JSON object"
     errors = data.get("errors") or []

@@ -269,7 +269,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """A safety stop is a skip with its reason, not a failure of the target (PRODUCT.md §8)."""
+    """A safety stop is a skip with its reason, not a failure of the target."""
     outcome = yield
     if _state(item.config) is None or outcome.excinfo is None:
         return

@@ -1,4 +1,7 @@
-"""The target profile (PRODUCT.md section 5): which API to test, as whom, and under which rules."""
+"""The target profile: which API to test, as whom, and under which rules.
+
+fixtures/profiles/staging-example.yaml explains every key.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from conformance.outcomes import as_int
 from conformance.redaction import MASK, REDACTOR
 
 IDENTIFIER_KEYS = ("mobile", "email", "external_id", "card_number", "user_id")
-# Roles the scenarios use (PRODUCT.md section 5); only spender is required, others are skipped.
+# Roles the scenarios use; only spender is required, others are skipped.
 KNOWN_ROLES = ("spender", "receiver", "fraud", "not_enrolled", "low_balance", "unknown")
 REQUIRED_ROLES = ("spender",)
 # otp.source -> the key that must come with it.

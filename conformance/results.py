@@ -2,7 +2,7 @@
 
 The running suite feeds a :class:`Collector`; :meth:`Collector.build` aggregates it into a
 :class:`RunResult`, whose ``to_json()`` is what results.json holds and what the HTML page, the
-verdict and the exit code are derived from (PRODUCT.md sections 4 and 7).
+verdict and the exit code are derived from (docs/results.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Test hooks under /_test/ (PRODUCT.md section 6): loopback clients only, no credentials.
+"""Test hooks under /_test/: loopback clients only, no credentials.
 
 Real targets have no such hooks; they let the suite read a customer's code and balance and
 move the server's clock, so that OTP and conservation rules can be checked end to end.
