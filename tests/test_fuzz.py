@@ -167,3 +167,19 @@ def test_a_501_to_a_documented_method_is_still_a_server_error(reference):
     with rewriting_proxy(reference, lambda path, body: body, status=lambda code: 501) as url:
         outcome = _fuzz(url, "getTransferHistory", phases=("coverage",))
     assert "CON-04" in _failed(outcome)
+
+
+def test_a_generated_header_that_frames_the_message_is_never_sent(stub):
+    # Seed 4 generated an empty Transfer-Encoding beside the Content-Length: uvicorn refused
+    # the malformed request with a text/plain 400, and CON-06 failed a correct server.
+    target = stub(lambda seen, handler: (200, {"Content-Type": "application/json"}, b"{}"))
+    settings = fuzz.FuzzSettings(base_url=target.url, username=USER, password=PASSWORD)
+    operation = fuzz.build_schema(settings, phases=["examples"]).find_operation_by_id(
+        "reversePoints")
+    case = operation.Case(body={"redemptionId": 1}, media_type="application/json",
+                          headers={"Transfer-Encoding": "", "Connection": "x", "X-Kept": "1"})
+    case.call()
+    (seen,) = target.seen
+    names = {name.lower() for name in seen.headers}
+    assert "x-kept" in names
+    assert "transfer-encoding" not in names and seen.headers.get("Connection") != "x"
