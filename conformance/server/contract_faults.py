@@ -14,10 +14,11 @@ import re
 from collections import deque
 from urllib.parse import parse_qs
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conformance.server import switches
 from conformance.server.hooks import PREFIX as HOOKS_PREFIX
+from conformance.server.rewriting import Headers, send_rewritten
 
 V2_PREFIX = "/v2/points/"
 ISREDEEMABLE = "/v1.1/points/isredeemable"
@@ -39,31 +40,14 @@ class ContractFaults:
             await self.app(scope, receive, send)
             return
         link_broken = self._follows_check(scope)
-        start: Message = {}
-        chunks: list[bytes] = []
 
-        async def rewrite_and_send(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if message["type"] != "http.response.body":
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                       for k, v in start["headers"]}
-            status, body = self._rewrite(scope, start["status"], headers, b"".join(chunks),
-                                         link_broken)
-            headers["content-length"] = str(len(body))
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [(k.encode("latin-1"), v.encode("latin-1"))
-                                    for k, v in headers.items()]})
-            await send({"type": "http.response.body", "body": body})
+        def rewrite(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
+            named = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
+            status, body = self._rewrite(scope, status, named, body, link_broken)
+            return status, [(k.encode("latin-1"), v.encode("latin-1"))
+                             for k, v in named.items()], body
 
-        await self.app(scope, receive, rewrite_and_send)
+        await send_rewritten(self.app, scope, receive, send, rewrite)
 
     def _follows_check(self, scope: Scope) -> bool:
         """contract.link-breaks: whether this asks a code for points isredeemable just checked.

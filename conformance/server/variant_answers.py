@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conformance.server import variants as v
 from conformance.server.hooks import PREFIX as HOOKS_PREFIX
+from conformance.server.rewriting import Headers, send_rewritten
 
 V11_PREFIX = "/v1.1/points/"
 V2_PREFIX = "/v2/points/"
@@ -135,23 +136,8 @@ class VariantAnswers:
         if scope["type"] != "http" or scope["path"].startswith(HOOKS_PREFIX):
             await self.app(scope, receive, send)
             return
-        start: Message = {}
-        chunks: list[bytes] = []
-
-        async def rewrite_and_send(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if message["type"] != "http.response.body":
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            headers = [(k, value) for k, value in start["headers"] if k != b"content-length"]
+        def rewrite(status: int, headers: Headers, body: bytes) -> tuple[int, Headers, bytes]:
             media = dict(headers).get(b"content-type", b"").partition(b";")[0].strip()
-            body = b"".join(chunks)
             if media == b"application/json":
                 try:
                     data = json.loads(body)
@@ -161,9 +147,7 @@ class VariantAnswers:
                     data = rewrite_json(scope["path"], data, self.variants)
                     body = json.dumps(data, separators=(",", ":")).encode("ascii")
             elif media.endswith(b"xml"):
-                body = rewrite_xml(scope["path"], start["status"], body, self.variants)
-            headers.append((b"content-length", str(len(body)).encode("latin-1")))
-            await send({**start, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+                body = rewrite_xml(scope["path"], status, body, self.variants)
+            return status, headers, body
 
-        await self.app(scope, receive, rewrite_and_send)
+        await send_rewritten(self.app, scope, receive, send, rewrite)
