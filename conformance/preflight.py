@@ -55,17 +55,15 @@ def check(profile: Profile, client: TargetClient) -> None:
     _roles(profile, client)
 
 
-def _amount(profile: Profile) -> int:
-    """An amount every program rule accepts, so that only the customer decides the answer."""
-    program = profile.program
-    step = max(program.points_multiple, 1)
-    return -(-max(program.min_redeem, 1) // step) * step
+def _first_role(profile: Profile) -> str:
+    """The role the credentials and hooks are tried with: spender, else the first named."""
+    return "spender" if "spender" in profile.customers else next(iter(profile.customers))
 
 
 def _isredeemable(profile: Profile, client: TargetClient, role: str,
                   identifier: Identifier) -> requests.Response:
-    params: dict[str, Any] = {identifier.key: identifier.value, "points": _amount(profile),
-                              "format": "json"}
+    params: dict[str, Any] = {identifier.key: identifier.value, "format": "json",
+                              "points": profile.program.smallest_amount}
     if profile.program.id is not None:
         params["program_id"] = profile.program.id
     try:
@@ -76,7 +74,7 @@ def _isredeemable(profile: Profile, client: TargetClient, role: str,
 
 
 def _credentials(profile: Profile, client: TargetClient) -> None:
-    role = "spender" if "spender" in profile.customers else next(iter(profile.customers))
+    role = _first_role(profile)
     response = _isredeemable(profile, client, role, profile.customers[role])
     if response.status_code in (401, 403):
         md5 = " (sent as its md5, auth.password_md5: true)" if profile.auth.password_md5 else ""
@@ -87,8 +85,7 @@ def _credentials(profile: Profile, client: TargetClient) -> None:
 
 def _hooks(profile: Profile, client: TargetClient) -> None:
     otp = profile.otp
-    role = "spender" if "spender" in profile.customers else next(iter(profile.customers))
-    identifier = profile.customers[role]
+    identifier = profile.customers[_first_role(profile)]
     if otp is not None and otp.source == "command" and otp.command:
         _command_exists(otp.command)
     if otp is not None and otp.source == "hook" and otp.url:
@@ -152,8 +149,8 @@ def _roles(profile: Profile, client: TargetClient) -> None:
             if code == 800 and redeemable:
                 raise PreflightError(
                     f"customers.{role}: {identifier} is a registered customer on the target "
-                    f"(isredeemable {_amount(profile)} answered 800); name an identifier no "
-                    f"customer holds")
+                    f"(isredeemable {profile.program.smallest_amount} answered 800); name an "
+                    f"identifier no customer holds")
         elif code in not_found:
             raise PreflightError(
                 f"customers.{role}: the target has no customer {identifier} (isredeemable "

@@ -94,6 +94,12 @@ class Program:
     otp_validity_s: int = 900
     reversal_enabled: bool = True
 
+    @property
+    def smallest_amount(self) -> int:
+        """The smallest amount the multiple and the minimum both accept (the maximum aside)."""
+        step = max(self.points_multiple, 1)
+        return -(-max(self.min_redeem, 1) // step) * step
+
 
 @dataclass(frozen=True)
 class Group:

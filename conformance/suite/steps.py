@@ -184,7 +184,7 @@ def round_up(value: int, step: int) -> int:
 def valid_amount(pc) -> int:
     """The smallest amount every program rule accepts: a multiple, at least the minimum."""
     program = pc.profile.program
-    amount = round_up(max(program.min_redeem, 1), points_step(pc))
+    amount = program.smallest_amount
     if amount > program.max_redeem:
         pytest.skip(f"no multiple of {points_step(pc)} lies between min_redeem "
                     f"{program.min_redeem} and max_redeem {program.max_redeem}")
