@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import requests
 import schemathesis
@@ -94,9 +94,21 @@ class Judge:
 
     def __init__(self, strict: bool) -> None:
         self.strict = strict
-        self.schema = schemathesis.openapi.from_dict(specs.load_combined(strict=strict))
-        self._operations = {(op.method.upper(), op.path): op.operation_id
-                            for op in specs.iter_operations(specs.load_combined(strict=strict))}
+
+    # Built on the first answer judged, not at start-up: a run that selects neither CON-01
+    # nor CON-02 (the scenario faults' runs of the self-test) never needs them.
+    @cached_property
+    def _document(self) -> dict:
+        return specs.load_combined(strict=self.strict)
+
+    @cached_property
+    def schema(self):
+        return schemathesis.openapi.from_dict(self._document)
+
+    @cached_property
+    def _operations(self) -> dict[tuple[str, str], str]:
+        return {(op.method.upper(), op.path): op.operation_id
+                for op in specs.iter_operations(self._document)}
 
     def operation_id(self, method: str, path: str) -> str | None:
         """The documented operation of ``method path`` (spec path, no base path), or None."""
