@@ -76,13 +76,13 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     st = shutil.which("st") or str(Path(sys.executable).with_name("st"))
-    from conformance import specs
+    from conformance.specs import openapi
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         spec_file = tmp / "combined.json"
-        spec_file.write_text(json.dumps(specs.load_combined()))
+        spec_file.write_text(json.dumps(openapi.load_combined()))
         for _ in range(args.repeat):
             # 1. the default full run, as a newcomer types it (starts its own server)
             wall, peak, code, _ = _timed([sys.executable, "-m", "conformance", "run",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conformance import selftest  # noqa: E402
+from conformance.run import selftest  # noqa: E402
 
 
 def _one(seed: int) -> tuple[int, selftest.SelftestResult]:

@@ -123,7 +123,7 @@ def entry() -> NoReturn:
 # --- run --------------------------------------------------------------------------------------
 
 def _run(args: argparse.Namespace) -> int:
-    from conformance import runner
+    from conformance.run import runner
 
     options = runner.RunOptions(
         base_url=args.base_url, profile=args.profile, report_dir=args.report_dir,
@@ -140,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
 # --- specs ------------------------------------------------------------------------------------
 
 def _specs_check(args: argparse.Namespace) -> int:
-    from conformance import speccheck
+    from conformance.specs import speccheck
 
     if args.docs is not None and not args.docs.is_dir():
         raise UsageError(f"--docs {args.docs}: not a directory")
@@ -150,7 +150,7 @@ def _specs_check(args: argparse.Namespace) -> int:
 
 
 def _specs_generate(args: argparse.Namespace) -> int:
-    from conformance import xsd
+    from conformance.specs import xsd
 
     for path in xsd.write_all():
         print(f"wrote {path}")
@@ -158,7 +158,7 @@ def _specs_generate(args: argparse.Namespace) -> int:
 
 
 def _requirements(args: argparse.Namespace) -> int:
-    from conformance import catalog
+    from conformance.specs import catalog
 
     rows = [(r.id, r.level, r.area, r.title) for r in catalog.requirements()]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
@@ -174,7 +174,7 @@ def _requirements(args: argparse.Namespace) -> int:
 # --- selftest -----------------------------------------------------------------------------------
 
 def _selftest(args: argparse.Namespace) -> int:
-    from conformance import selftest
+    from conformance.run import selftest
 
     if args.workers < 1:
         raise UsageError(f"--workers {args.workers}: must be at least 1")

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from conformance import astguard
+from conformance.core import astguard
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from conformance import catalog
+from conformance.specs import catalog
 
 PRODUCT_IDS = (
     [f"RDM-{n:02d}" for n in range(1, 13)] + [f"OTP-{n:02d}" for n in range(1, 8)]

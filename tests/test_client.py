@@ -13,8 +13,8 @@ import pytest
 import requests
 import schemathesis
 
-from conformance import client as client_module
-from conformance.client import (
+from conformance.target import client as client_module
+from conformance.target.client import (
     MAX_BODY_BYTES,
     MUTATING_PATHS,
     MutationRefused,
@@ -23,8 +23,8 @@ from conformance.client import (
     TargetUnreachable,
     is_loopback_host,
 )
-from conformance.exchange import Exchange
-from conformance.profile import Auth, Identifier, Profile, ProfileError, Program
+from conformance.target.exchange import Exchange
+from conformance.target.profile import Auth, Identifier, Profile, ProfileError, Program
 from tests.targets import Reply, Seen
 
 USER, PASSWORD, UI_TOKEN = "qa-client", "Cl1ent-Secret-pw", "ui-client-token-123"

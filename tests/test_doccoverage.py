@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance.doccoverage import (
+from conformance.specs.doccoverage import (
     CoverageReport,
     DocItem,
     check_coverage,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import docsamples
+from conformance.specs import docsamples
 
 ENTRIES = docsamples.manifest()
 

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from conformance import fuzz, server
-from conformance.redaction import REDACTOR
+from conformance import server
+from conformance.checks import fuzz
+from conformance.target.redaction import REDACTOR
 from tests.targets import rewriting_proxy
 
 USER, PASSWORD = "conformance", "reference-secret"

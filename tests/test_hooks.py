@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conformance.client import TargetClient, TargetUnreachable
-from conformance.hooks import BalanceSource, Clock, HookError, OtpSource
-from conformance.profile import Auth, Identifier, OtpConfig, Profile, Program
+from conformance.target.client import TargetClient, TargetUnreachable
+from conformance.target.hooks import BalanceSource, Clock, HookError, OtpSource
+from conformance.target.profile import Auth, Identifier, OtpConfig, Profile, Program
 from tests.targets import Reply, Seen, json_reply
 
 SPENDER = Identifier("mobile", "447700900001")

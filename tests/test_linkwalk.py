@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import fuzz, linkwalk, server
-from conformance.redaction import REDACTOR
+from conformance import server
+from conformance.checks import fuzz, linkwalk
+from conformance.target.redaction import REDACTOR
 
 USER, PASSWORD = "conformance", "reference-secret"
 SEEDS = (None, 1, 2, 3)

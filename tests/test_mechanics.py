@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
-from conformance.client import TargetClient
-from conformance.mechanics import Budget, BudgetExceeded, UndoLog
-from conformance.profile import Auth, Identifier, Profile, Program
+from conformance.target.client import TargetClient
+from conformance.target.profile import Auth, Identifier, Profile, Program
+from conformance.target.spending import Budget, BudgetExceeded, UndoLog
 from tests.targets import Reply, Seen, json_reply
 
 SPENDER = Identifier("mobile", "447700900001")

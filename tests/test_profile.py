@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from conformance.profile import (
+from conformance.target.profile import (
     Identifier,
     ProfileError,
     format_placeholders,
     load_profile,
 )
-from conformance.redaction import MASK, REDACTOR
+from conformance.target.redaction import MASK, REDACTOR
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {"POINTS_API_USER": "qa-user", "POINTS_API_PASSWORD": "Pr0file-Secret!",

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance import catalog, report
-from conformance.exchange import Exchange
-from conformance.redaction import REDACTOR
-from conformance.results import Baseline, Collector, RunResult, note, schema_errors
+from conformance.report import writer
+from conformance.report.results import Baseline, Collector, RunResult, note, schema_errors
+from conformance.specs import catalog
+from conformance.target.exchange import Exchange
+from conformance.target.redaction import REDACTOR
 
 START = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 SCRIPT_BODY = '{"message": "<script>alert(document.cookie)</script>", "code": 500}'
@@ -62,7 +63,7 @@ def sample_result(**kwargs) -> RunResult:
 @pytest.fixture
 def written(tmp_path) -> tuple[RunResult, dict[str, Path]]:
     result = sample_result(baseline=Baseline({"REV-02": "vendor ticket PTS-4"}))
-    return result, report.write_reports(result, tmp_path / "run", pytest_html="pytest.html")
+    return result, writer.write_reports(result, tmp_path / "run", pytest_html="pytest.html")
 
 
 def page(paths: dict[str, Path]) -> str:
@@ -83,7 +84,7 @@ def test_the_report_folder_holds_results_json_and_index_html(written):
      "connection refused"),
 ])
 def test_the_page_opens_with_the_verdict(tmp_path, kwargs, banner, detail):
-    text = page(report.write_reports(sample_result(**kwargs), tmp_path))
+    text = page(writer.write_reports(sample_result(**kwargs), tmp_path))
     verdict = re.search(r'<div class="banner [^"]+" id="verdict">(.*?)</div>', text, re.S)
     assert verdict and banner in verdict.group(1) and detail in verdict.group(1)
 
@@ -92,7 +93,7 @@ def test_a_conformant_run_says_so(tmp_path):
     collector = Collector()
     for req in catalog.requirements():
         collector.record(req.id, "failed" if req.id == "RDM-11" else "passed")
-    text = page(report.write_reports(build(collector), tmp_path))
+    text = page(writer.write_reports(build(collector), tmp_path))
     assert '<div class="banner conformant"' in text
     assert "1 SHOULD advisory" in text
 
@@ -103,7 +104,7 @@ def test_an_incomplete_run_names_each_unverified_must_and_why(tmp_path):
         if req.id != "RDM-06":
             collector.record(req.id, "passed")
     collector.record("RDM-06", "skipped", reason="no balance hook in the profile (balance_url)")
-    text = page(report.write_reports(build(collector), tmp_path))
+    text = page(writer.write_reports(build(collector), tmp_path))
     assert '<div class="banner incomplete"' in text
     assert "<code>RDM-06</code> skipped: no balance hook in the profile (balance_url)" in text
 
@@ -133,7 +134,7 @@ def test_known_failures_and_a_stale_baseline_are_shown(tmp_path):
     collector.record("REV-02", "failed")
     collector.record("RDM-01", "passed")
     result = build(collector, baseline=Baseline({"REV-02": "ticket PTS-4", "RDM-01": "old"}))
-    text = page(report.write_reports(result, tmp_path))
+    text = page(writer.write_reports(result, tmp_path))
     row = re.search(r'<tr id="req-REV-02".*?</tr>', text, re.S).group(0)
     assert "known" in row and "known failure" in row and "PTS-4" in row
     assert "passed in this run" in text and "<code>RDM-01</code></p>" in text
@@ -175,7 +176,7 @@ def test_long_bodies_are_collapsed_and_short_ones_shown(tmp_path):
     collector = Collector()
     long_body = json.dumps({"history": [{"transferId": f"t{n}", "points": n} for n in range(80)]})
     collector.record("TRF-07", "failed", evidence=[failing_exchange(response_body=long_body)])
-    text = page(report.write_reports(build(collector), tmp_path))
+    text = page(writer.write_reports(build(collector), tmp_path))
     assert re.search(r"<details><summary>response body \(\d+ characters\)</summary>", text)
     assert '<div class="muted">request body</div><pre>' in text
 
@@ -197,7 +198,7 @@ def test_the_page_links_junit_results_and_pytest_html(written, tmp_path):
     text = page(paths)
     assert 'href="junit.xml"' in text and 'href="results.json"' in text
     assert 'href="pytest.html"' in text
-    assert "pytest-html" not in page(report.write_reports(sample_result(), tmp_path / "plain"))
+    assert "pytest-html" not in page(writer.write_reports(sample_result(), tmp_path / "plain"))
 
 
 def test_what_could_not_be_undone_notes_and_self_test_placeholder(written):
@@ -210,7 +211,7 @@ def test_what_could_not_be_undone_notes_and_self_test_placeholder(written):
 
 def test_the_self_test_result_is_shown_when_recorded(tmp_path):
     selftest = {"caught": 11, "total": 12, "false_failures": 0, "version": "0.1.0"}
-    text = page(report.write_reports(sample_result(selftest=selftest), tmp_path))
+    text = page(writer.write_reports(sample_result(selftest=selftest), tmp_path))
     assert "11 of 12" in text and "0 false failures" in text
     assert "No self-test recorded" not in text
 
@@ -218,7 +219,7 @@ def test_the_self_test_result_is_shown_when_recorded(tmp_path):
 def test_a_report_re_rendered_from_results_json_is_identical(written, tmp_path):
     _, paths = written
     data = json.loads(paths["results.json"].read_text(encoding="utf-8"))
-    again = report.write_reports(RunResult.from_json(data), tmp_path / "again",
+    again = writer.write_reports(RunResult.from_json(data), tmp_path / "again",
                                  pytest_html="pytest.html")
     assert page(again) == page(paths)
 
@@ -239,7 +240,7 @@ def test_no_registered_secret_reaches_any_written_file(tmp_path):
                            message=f"accepted md5 {md5}", exchange=leaky.to_dict())
     collector.note(f"profile password s3cret-pass, md5 {md5}")
     collector.undone(f"reversal with token {tokens[0]}")
-    paths = report.write_reports(build(collector), tmp_path)
+    paths = writer.write_reports(build(collector), tmp_path)
     for path in paths.values():
         text = path.read_text(encoding="utf-8")
         for secret in ("s3cret-pass", md5, *tokens):
@@ -253,7 +254,7 @@ def test_latest_is_a_relative_symlink_to_the_newest_run(tmp_path):
     root = tmp_path / "reports"
     for name in ("20250301T093000Z", "20250301T100000Z"):
         (root / name).mkdir(parents=True)
-        latest = report.update_latest(root, root / name)
+        latest = writer.update_latest(root, root / name)
     assert latest == root / "latest" and latest.is_symlink()
     assert os.readlink(latest) == "20250301T100000Z"
     assert latest.resolve() == (root / "20250301T100000Z").resolve()
@@ -262,14 +263,14 @@ def test_latest_is_a_relative_symlink_to_the_newest_run(tmp_path):
 def test_latest_falls_back_to_a_text_file_without_symlinks(tmp_path, monkeypatch):
     root = tmp_path / "reports"
     (root / "run-1").mkdir(parents=True)
-    report.update_latest(root, root / "run-1")  # a symlink from an earlier run gets replaced
+    writer.update_latest(root, root / "run-1")  # a symlink from an earlier run gets replaced
 
     def no_symlinks(*args, **kwargs):
         raise OSError("symbolic link privilege not held")
 
     monkeypatch.setattr(os, "symlink", no_symlinks)
     (root / "run-2").mkdir()
-    latest = report.update_latest(root, root / "run-2")
+    latest = writer.update_latest(root, root / "run-2")
     assert not latest.is_symlink()
     assert latest.read_text(encoding="utf-8").strip() == "run-2"
     assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []
@@ -280,5 +281,5 @@ def test_latest_never_replaces_a_real_directory(tmp_path):
     (root / "latest").mkdir(parents=True)
     (root / "run").mkdir()
     with pytest.raises(FileExistsError, match="is a directory"):
-        report.update_latest(root, root / "run")
+        writer.update_latest(root, root / "run")
     assert (root / "latest").is_dir()

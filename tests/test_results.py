@@ -8,10 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from conformance import catalog
-from conformance.exchange import Exchange
-from conformance.redaction import MASK, REDACTOR
-from conformance.results import (
+from conformance.report.results import (
     NO_SKIP_REASON,
     NOTHING_RECORDED,
     Baseline,
@@ -22,6 +19,9 @@ from conformance.results import (
     note,
     schema_errors,
 )
+from conformance.specs import catalog
+from conformance.target.exchange import Exchange
+from conformance.target.redaction import MASK, REDACTOR
 
 START = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 MUST_ID, OTHER_MUST_ID, SHOULD_ID = "RDM-01", "RDM-02", "RDM-11"

@@ -16,8 +16,10 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from conformance import catalog, results, server
+from conformance import server
 from conformance.paths import fixtures_dir
+from conformance.report import results
+from conformance.specs import catalog
 from tests.targets import rewriting_proxy
 
 REFERENCE_PROFILE = fixtures_dir() / "profiles" / "reference.yaml"

@@ -12,7 +12,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from conformance.server import goodwill, hooks, redemption, reversal, switches, transfer, variants
+from conformance.server import (
+    goodwill,
+    redemption,
+    reversal,
+    switches,
+    testhooks,
+    transfer,
+    variants,
+)
 from conformance.server.accesslog import AccessLog
 from conformance.server.contract_faults import ContractFaults
 from conformance.server.gateway import SchemaGateway
@@ -36,7 +44,7 @@ ROUTES = [
     Route("/v2/points/userGroup2/transfer", transfer.group_transfer, methods=["POST"]),
     Route("/v2/points/reverse", reversal.reverse, methods=["POST"]),
     *(Route(path, goodwill.request_goodwill, methods=["POST"]) for path in GOODWILL_PATHS),
-    Mount(hooks.PREFIX, app=hooks.app),
+    Mount(testhooks.PREFIX, app=testhooks.app),
 ]
 
 

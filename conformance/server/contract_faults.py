@@ -17,8 +17,8 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conformance.server import switches
-from conformance.server.hooks import PREFIX as HOOKS_PREFIX
 from conformance.server.rewriting import Headers, send_rewritten
+from conformance.server.testhooks import PREFIX as HOOKS_PREFIX
 
 V2_PREFIX = "/v2/points/"
 ISREDEEMABLE = "/v1.1/points/isredeemable"

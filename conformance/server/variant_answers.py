@@ -15,8 +15,8 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conformance.server import variants as v
-from conformance.server.hooks import PREFIX as HOOKS_PREFIX
 from conformance.server.rewriting import Headers, send_rewritten
+from conformance.server.testhooks import PREFIX as HOOKS_PREFIX
 
 V11_PREFIX = "/v1.1/points/"
 V2_PREFIX = "/v2/points/"

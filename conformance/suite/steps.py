@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from conformance import catalog, judge, mechanics, outcomes
+from conformance.checks import judge
+from conformance.specs import catalog
+from conformance.target import bodies, spending
 
 # validationcode's success item_status: 200 is documented; 800 is what some targets reuse.
 ISSUED = (200, 800)
@@ -33,7 +35,7 @@ class Answer:
 def _json(response) -> Any:
     """The body of a JSON answer, or of a v1.1 XML answer in its JSON shape (format=xml)."""
     if judge.media_type(response.headers).endswith("xml"):
-        return outcomes.parse_xml(response.content)
+        return bodies.parse_xml(response.content)
     try:
         return response.json()
     except ValueError:
@@ -116,20 +118,20 @@ def redeem(pc, role: str, points: int, code: str | None, *, book: bool = True,
                                  note=f"redeem {points} for {role}")
     body = _json(response)
     answer = Answer(response.status_code, body, _codes_v11(body))
-    block = outcomes.redeemed_block(body) or {}
+    block = bodies.redeemed_block(body) or {}
     if answer.code == 800 and block.get("redemption_id") not in (None, ""):
         redemption = block["redemption_id"]  # XML carries it as text: the number it names
-        pc.undo.redeemed(outcomes.as_int(redemption) or redemption, ident, points)
+        pc.undo.redeemed(bodies.as_int(redemption) or redemption, ident, points)
     return answer
 
 
 def redemption_id(answer: Answer) -> Any:
-    return (outcomes.redeemed_block(answer.body) or {}).get("redemption_id")
+    return (bodies.redeemed_block(answer.body) or {}).get("redemption_id")
 
 
 def reverse(pc, role: str, redemption: Any, points: int | None) -> Answer:
     payload: dict[str, Any] = {"redemptionId": redemption}
-    who = mechanics.reverse_identifier(identifier(pc, role))
+    who = spending.reverse_identifier(identifier(pc, role))
     if who is not None:  # a card_number or user_id cannot be carried: none is sent, as undo does
         payload["identifier"] = who
     if points is not None:
@@ -138,16 +140,16 @@ def reverse(pc, role: str, redemption: Any, points: int | None) -> Answer:
                                  note=f"reverse {points if points is not None else 'all'} of "
                                       f"redemption {redemption}")
     body = _json(response)
-    answer = Answer(response.status_code, body, outcomes.v2_codes(body))
+    answer = Answer(response.status_code, body, bodies.v2_codes(body))
     if isinstance(body, dict) and body.get("reversalId") not in (None, "") and \
-            not outcomes.v2_refused(body):
-        reversed_points = outcomes.as_int(body.get("pointsReversed"))
+            not bodies.v2_refused(body):
+        reversed_points = bodies.as_int(body.get("pointsReversed"))
         pc.undo.reversed(redemption, reversed_points if reversed_points is not None else points)
     return answer
 
 
 def _codes_v11(body: Any) -> list[int]:
-    code = outcomes.v11_code(body)
+    code = bodies.v11_code(body)
     return [] if code is None else [code]
 
 
@@ -251,7 +253,7 @@ def wrong_code(code: str) -> str:
 
 def redeemable_flag(answer: Answer) -> bool | None:
     """isredeemable's is_redeemable, under either nesting and as a bool or a string."""
-    return outcomes.as_bool((outcomes.redeemable_block(answer.body) or {}).get("is_redeemable"))
+    return bodies.as_bool((bodies.redeemable_block(answer.body) or {}).get("is_redeemable"))
 
 
 def received(answer: Answer) -> str:
@@ -301,7 +303,7 @@ def give_back(pc, role: str, answer: Answer) -> None:
         return
     if not pc.profile.program.reversal_enabled:
         return
-    points = outcomes.as_int((outcomes.redeemed_block(answer.body) or {}).get("points_redeemed"))
+    points = bodies.as_int((bodies.redeemed_block(answer.body) or {}).get("points_redeemed"))
     if points is None:
         return  # the undo log reverses it at the end, whatever it took
     note(pc, "the redemption should have been refused; reversing it now")

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pytest
 
-from conformance import outcomes
-from conformance.client import MUTATIONS_REFUSED, MutationRefused
-from conformance.hooks import HookError
-from conformance.profile import Identifier, ProfileError
-from conformance.redaction import REDACTOR
 from conformance.suite.steps import Answer, identifier, note
+from conformance.target import bodies
+from conformance.target.client import MUTATIONS_REFUSED, MutationRefused
+from conformance.target.hooks import HookError
+from conformance.target.profile import Identifier, ProfileError
+from conformance.target.redaction import REDACTOR
 
 if TYPE_CHECKING:
-    from conformance.plugin import RunState
+    from conformance.suite.plugin import RunState
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -72,7 +72,7 @@ def _answer(response: Any) -> Answer:
         body = response.json()
     except ValueError:
         body = None
-    return Answer(response.status_code, body, outcomes.v2_codes(body))
+    return Answer(response.status_code, body, bodies.v2_codes(body))
 
 
 def rows(answer: Answer) -> list[dict]:
@@ -88,18 +88,18 @@ def first_row(answer: Answer) -> dict:
 
 def refused(answer: Answer) -> bool:
     """A refusal in any documented form: a code in errors[]/warnings[], or a 4xx (DC-11, DC-13)."""
-    return bool(answer.codes) or outcomes.v2_refused(answer.body) or 400 <= answer.status < 500
+    return bool(answer.codes) or bodies.v2_refused(answer.body) or 400 <= answer.status < 500
 
 
 def transferred(answer: Answer) -> bool:
     """Whether a transfer answer reports a completed transfer (a record with a transferId)."""
-    return (answer.status < 400 and not outcomes.v2_refused(answer.body)
+    return (answer.status < 400 and not bodies.v2_refused(answer.body)
             and first_row(answer).get("transferId") not in (None, ""))
 
 
 def transferrable(answer: Answer) -> bool:
-    return (not outcomes.v2_refused(answer.body) and answer.status < 400
-            and outcomes.as_bool(first_row(answer).get("transferrable")) is True)
+    return (not bodies.v2_refused(answer.body) and answer.status < 400
+            and bodies.as_bool(first_row(answer).get("transferrable")) is True)
 
 
 def describe(answer: Answer) -> str:
@@ -173,7 +173,7 @@ def user_id(pc: RunState, role: str) -> int | None:
     """The role's user id: its profile value, or read from a transfer check; None if unknown."""
     ident = identifier(pc, role)
     if ident.key == "user_id":
-        return outcomes.as_int(ident.value)
+        return bodies.as_int(ident.value)
     key = (pc.profile.base_url, ident)
     if key in _USER_IDS:
         return _USER_IDS[key]
@@ -188,10 +188,10 @@ def user_id(pc: RunState, role: str) -> int | None:
     details = first_row(check).get("transferFrom")
     found = None
     if isinstance(details, dict):
-        found = outcomes.as_int(details.get("id"))
+        found = bodies.as_int(details.get("id"))
         for profile in details.get("profiles") or []:
             if found is None and isinstance(profile, dict):
-                found = outcomes.as_int(profile.get("userId"))
+                found = bodies.as_int(profile.get("userId"))
     _USER_IDS[key] = found
     return found
 
@@ -421,7 +421,7 @@ def goodwill_data(answer: Answer) -> dict:
 
 def goodwill_created(answer: Answer) -> bool:
     """Whether the answer reports a created request (a non-empty requestId, no errors)."""
-    return (answer.status < 400 and not outcomes.v2_refused(answer.body)
+    return (answer.status < 400 and not bodies.v2_refused(answer.body)
             and goodwill_data(answer).get("requestId") not in (None, ""))
 
 

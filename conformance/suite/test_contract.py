@@ -9,12 +9,16 @@ from collections.abc import Callable
 
 import pytest
 
-from conformance import client, fuzz, interrupt, linkwalk, plugin, specs
+from conformance.checks import fuzz, linkwalk
+from conformance.core import interrupt
+from conformance.specs import openapi
+from conformance.suite import plugin
+from conformance.target import client
 
 pytestmark = pytest.mark.contract_phase
 
 OPERATIONS = [(op.operation_id, op.definition.get("x-family", ""), f"{op.method.upper()} {op.path}")
-              for op in specs.iter_operations(specs.load_combined())]
+              for op in openapi.iter_operations(openapi.load_combined())]
 PER_OPERATION_IDS = ("CON-01", "CON-02", "CON-03", "CON-04", "CON-05", "CON-06", "CON-07",
                      "SEC-01", "SEC-02")
 PHASES = {"all": ["examples", "coverage", "fuzzing"], "contract": ["examples", "coverage"],
@@ -176,7 +180,7 @@ def _phases(pc) -> list[str]:
 
 @functools.cache
 def _strict_operations() -> frozenset[str]:
-    return frozenset(op.operation_id for op in specs.iter_operations(specs.load_combined(True)))
+    return frozenset(op.operation_id for op in openapi.iter_operations(openapi.load_combined(True)))
 
 
 def _runnable(pc, operation_id: str) -> str | None:

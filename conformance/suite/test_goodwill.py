@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from conformance.client import ORG_ID_HEADER, UI_TOKEN_HEADER
 from conformance.suite import steps_v2
 from conformance.suite.steps import Answer, expect, note, require_balance
+from conformance.target.client import ORG_ID_HEADER, UI_TOKEN_HEADER
 
 TASK = "IntouchAPITask-Payload"
 # The seed sample's customer: only used where the answer must be 401 whatever the body says.

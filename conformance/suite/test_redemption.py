@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from conformance import plugin
-from conformance.suite import steps
+from conformance.suite import plugin, steps
 
 # The insufficient-points codes RDM-06 accepts; a racing redemption may be refused with these.
 LOW_BALANCE_CODES = steps.catalog_codes("RDM-06")
@@ -61,12 +60,12 @@ def test_redeem_with_a_valid_code_deducts_exactly_the_amount(pc):
     before = steps.require_balance(pc, "spender")
     answer = steps.redeem_with_fresh_code(pc, "spender", points)
     after = steps.require_balance(pc, "spender")
-    block = steps.outcomes.redeemed_block(answer.body) or {}
+    block = steps.bodies.redeemed_block(answer.body) or {}
     steps.expect(answer.code == 800, "item_status 800", f"code {answer.code}",
                  balance_before=before, balance_after=after)
     steps.expect(steps.redemption_id(answer) not in (None, ""), "a non-empty redemption_id",
                  repr(steps.redemption_id(answer)))
-    redeemed = steps.outcomes.as_int(block.get("points_redeemed"))
+    redeemed = steps.bodies.as_int(block.get("points_redeemed"))
     steps.expect(redeemed == points, f"points_redeemed {points}", f"points_redeemed {redeemed}")
     steps.expect(after == before - points, f"balance {before} - {points} = {before - points}",
                  f"balance {after}", balance_before=before, balance_after=after)
@@ -328,7 +327,7 @@ def test_concurrent_redemptions_never_overdraw(pc):
         for future in futures:
             pc.evidence.extend(future.result())
     after = steps.require_balance(pc, "low_balance")
-    redeemed = [steps.outcomes.as_int((steps.outcomes.redeemed_block(a.body) or {})
+    redeemed = [steps.bodies.as_int((steps.bodies.redeemed_block(a.body) or {})
                                       .get("points_redeemed")) for a in race.successes]
     redeemed = [points if value is None else value for value in redeemed]
     total = sum(redeemed)
@@ -337,7 +336,7 @@ def test_concurrent_redemptions_never_overdraw(pc):
         # this customer's balance.
         for answer, value in zip(race.successes, redeemed, strict=True):
             steps.reverse(pc, "low_balance", steps.redemption_id(answer), value)
-    reported = [steps.outcomes.as_int((steps.outcomes.redeemed_block(a.body) or {})
+    reported = [steps.bodies.as_int((steps.bodies.redeemed_block(a.body) or {})
                                       .get("balance")) for a in race.successes]
     steps.note(pc, f"{threads} threads, {race.attempts} attempts of {points}: "
                    f"{len(race.successes)} succeeded ({total} points), refusals by code "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import mechanics, plugin
-from conformance.suite import steps, steps_v2
+from conformance.suite import plugin, steps, steps_v2
+from conformance.target import spending
 
 # A redemption id no target can hold (2**53 - 1 stays exact in every JSON parser), and one that
 # cannot be an id at all.
@@ -44,9 +44,9 @@ def test_reversal_restores_exactly_the_reversed_points(pc, redemption):
     answer = steps.reverse(pc, "spender", redemption_id, points)
     after = steps.require_balance(pc, "spender")
     body = answer.body if isinstance(answer.body, dict) else {}
-    steps.expect(not steps.outcomes.v2_refused(body), "no errors[]", f"codes {answer.codes}",
+    steps.expect(not steps.bodies.v2_refused(body), "no errors[]", f"codes {answer.codes}",
                  balance_before=before, balance_after=after)
-    reversed_points = steps.outcomes.as_int(body.get("pointsReversed"))
+    reversed_points = steps.bodies.as_int(body.get("pointsReversed"))
     steps.expect(reversed_points == points, f"pointsReversed {points}",
                  f"pointsReversed {body.get('pointsReversed')!r}")
     steps.expect(body.get("reversalId") not in (None, ""), "a non-empty reversalId",
@@ -59,7 +59,7 @@ def test_reversal_restores_exactly_the_reversed_points(pc, redemption):
 def test_second_reversal_is_refused(pc, redemption):
     redemption_id, points = redemption
     first = steps.reverse(pc, "spender", redemption_id, points)
-    if steps.outcomes.v2_refused(first.body):
+    if steps.bodies.v2_refused(first.body):
         pytest.fail(f"the first reversal was refused (codes {first.codes}); cannot test a second")
     before = steps.require_balance(pc, "spender")
     second = steps.reverse(pc, "spender", redemption_id, points)
@@ -83,7 +83,7 @@ def test_reversing_more_than_was_redeemed_is_refused(pc, redemption):
     # The same rule once part is given back: the full amount is now more than remains.
     part = _part(pc, points)
     first = steps.reverse(pc, "spender", redemption_id, part)
-    if steps.outcomes.v2_refused(first.body) or first.status >= 400:
+    if steps.bodies.v2_refused(first.body) or first.status >= 400:
         steps.note(pc, f"a partial reversal of {part} was refused (codes {first.codes}); the "
                        "'more than remains' case was not tried")
         return
@@ -126,7 +126,7 @@ def test_reversing_an_unknown_redemption_is_refused(pc):
 @steps_v2.mutates
 def test_only_the_owner_can_reverse(pc, redemption):
     redemption_id, points = redemption
-    if mechanics.reverse_identifier(steps.identifier(pc, "receiver")) is None:
+    if spending.reverse_identifier(steps.identifier(pc, "receiver")) is None:
         pytest.skip("the profile names the receiver by a key the reversal's identifier cannot "
                     "carry (it takes mobile, email, externalId)")
     spender_before = steps.balance(pc, "spender")
@@ -153,12 +153,12 @@ def test_partial_reversal_then_the_remainder_restores_the_redemption(pc, redempt
     after = steps.balance(pc, "spender")
     for answer, amount in ((first, part), (second, points - part)):
         body = answer.body if isinstance(answer.body, dict) else {}
-        steps.expect(not steps.outcomes.v2_refused(body) and answer.status < 400
+        steps.expect(not steps.bodies.v2_refused(body) and answer.status < 400
                      and body.get("reversalId") not in (None, ""),
                      f"a reversal of {amount} with a reversalId, no errors",
                      f"HTTP {answer.status}, codes {answer.codes}, reversalId "
                      f"{body.get('reversalId')!r}", balance_before=before, balance_after=after)
-    total = sum(steps.outcomes.as_int(a.body.get("pointsReversed")) or 0 for a in (first, second))
+    total = sum(steps.bodies.as_int(a.body.get("pointsReversed")) or 0 for a in (first, second))
     steps.expect(total == points, f"pointsReversed {part} + {points - part} = {points}",
                  f"pointsReversed total {total}", balance_before=before, balance_after=after)
     if before is None:

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from conformance.fuzz import LEAK_PATTERN  # one definition of a leak, shared with fuzzing
-from conformance.profile import ProfileError
-from conformance.redaction import REDACTOR
+from conformance.checks.fuzz import LEAK_PATTERN  # one definition of a leak, shared with fuzzing
 from conformance.suite import steps_v2
 from conformance.suite.steps import expect, identifier, note
+from conformance.target.profile import ProfileError
+from conformance.target.redaction import REDACTOR
 
 ISREDEEMABLE_PATH = "/v1.1/points/isredeemable"
 REVERSE_PATH = "/v2/points/reverse"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import outcomes
 from conformance.suite import steps_v2
 from conformance.suite.steps import balance, expect, note, require_balance
+from conformance.target import bodies
 
 OVER_BALANCE_CODES = {804, 818, 803}
 
@@ -89,7 +89,7 @@ def test_transfer_moves_exactly_the_points(pc):
     row = steps_v2.first_row(answer)
     expect(steps_v2.transferred(answer), "a transfer record with a transferId, no errors",
            steps_v2.describe(answer), **shown)
-    moved = outcomes.as_int(row.get("pointsTransferred"))
+    moved = bodies.as_int(row.get("pointsTransferred"))
     expect(moved == points, f"pointsTransferred {points}",
            f"pointsTransferred {row.get('pointsTransferred')!r}", **shown)
     expect(after["spender"] == before["spender"] - points
@@ -197,7 +197,7 @@ def test_transfer_history_lists_the_transfer(pc):
     expect(bool(matches), f"transferId {transfer_id} among the spender's transfers",
            f"HTTP {listed.status}, codes {listed.codes}, transferIds "
            f"{[row.get('transferId') for row in steps_v2.rows(listed)][:20]}")
-    listed_points = outcomes.as_int(matches[0].get("pointsTransferred"))
+    listed_points = bodies.as_int(matches[0].get("pointsTransferred"))
     expect(listed_points == points, f"pointsTransferred {points} for transferId {transfer_id}",
            f"pointsTransferred {matches[0].get('pointsTransferred')!r}")
 
@@ -230,7 +230,7 @@ def test_group_transfer_moves_points_to_a_customer(pc):
                                 f"spender: not given back: {steps_v2.describe(back)}")
     expect(steps_v2.transferred(answer), "a transfer record with a transferId, no errors",
            steps_v2.describe(answer), **shown)
-    moved = outcomes.as_int(steps_v2.first_row(answer).get("pointsTransferred"))
+    moved = bodies.as_int(steps_v2.first_row(answer).get("pointsTransferred"))
     expect(moved == points, f"pointsTransferred {points}", f"pointsTransferred {moved}", **shown)
     expect(customer_after == customer_before + points,
            f"customer balance {customer_before} + {points}", f"customer balance "

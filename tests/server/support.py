@@ -12,8 +12,8 @@ import xmlschema
 import yaml
 from jsonschema import Draft202012Validator
 
-from conformance import specs
 from conformance.paths import fixtures_dir, specs_dir
+from conformance.specs import openapi
 
 AUTH = ("conformance", "reference-secret")
 UI_TOKEN = "reference-ui-token"
@@ -31,9 +31,9 @@ _ALIASES = {("POST", "/v2/api_gateway/v2/request-workflow/GOODWILL-POINTS"):
 @cache
 def _operations(strict: bool = True) -> dict[tuple[str, str], tuple[dict, str]]:
     found = {}
-    for family in specs.FAMILIES:
-        doc = specs.load_family(family, strict=strict)
-        for op in specs.iter_operations(doc, family):
+    for family in openapi.FAMILIES:
+        doc = openapi.load_family(family, strict=strict)
+        for op in openapi.iter_operations(doc, family):
             found[(op.method.upper(), op.path)] = (doc, op.operation_id)
     return found
 
@@ -47,9 +47,9 @@ def operation_id(method: str, path: str) -> str:
 def _validator(method: str, path: str, status: int, strict: bool = True
                ) -> Draft202012Validator:
     doc, op_id = _operations(strict)[_ALIASES.get((method, path), (method, path))]
-    schema = specs.response_schema(doc, op_id, str(status), "application/json")
+    schema = openapi.response_schema(doc, op_id, str(status), "application/json")
     assert schema is not None, f"{op_id} documents no JSON response for HTTP {status}"
-    return Draft202012Validator(specs.validation_schema(doc, schema))
+    return Draft202012Validator(openapi.validation_schema(doc, schema))
 
 
 def assert_strict_json(method: str, path: str, status: int, body: Any, strict: bool = True

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 import conformance.server
-from conformance import specs
+from conformance.specs import openapi
 
 from .support import Api
 
 DOCUMENTED = sorted({(op.method.upper(), op.path)
-                     for family in specs.FAMILIES
-                     for op in specs.iter_operations(specs.load_family(family), family)})
+                     for family in openapi.FAMILIES
+                     for op in openapi.iter_operations(openapi.load_family(family), family)})
 
 
 def test_every_family_is_served() -> None:

@@ -8,7 +8,7 @@ import pytest
 from starlette.requests import Request
 
 from conformance.server import RunningServer
-from conformance.server.hooks import is_loopback
+from conformance.server.testhooks import is_loopback
 
 from .support import CUSTOMERS, GROUP_ID, MOBILE, Api
 

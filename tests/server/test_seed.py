@@ -65,7 +65,7 @@ def test_reference_profile_uses_the_environment_for_credentials() -> None:
 
 
 def test_reference_profile_loads_as_a_suite_profile() -> None:
-    profile_module = pytest.importorskip("conformance.profile")
+    profile_module = pytest.importorskip("conformance.target.profile")
     profile = profile_module.load_profile(PROFILE_FILE, env={})
     assert profile.auth.username == "conformance"
     assert profile.customers["low_balance"].value == MOBILE["low_balance"]

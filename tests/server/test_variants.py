@@ -19,10 +19,11 @@ import pytest
 import requests
 
 import conformance.server
-from conformance import cli, specs
+from conformance import cli
 from conformance.server import FAULTS, VARIANTS, RunningServer, ServerConfigError, gateway
 from conformance.server import variants as v
 from conformance.server.variants import check_variants
+from conformance.specs import openapi
 
 from .support import (
     AUTH,
@@ -48,8 +49,8 @@ ISREDEEMABLE, VALIDATIONCODE, REDEEM = ("/v1.1/points/isredeemable",
                                         "/v1.1/points/validationcode", "/v1.1/points/redeem")
 REVERSE, TRANSFER = "/v2/points/reverse", "/v2/points/transfer"
 DOCUMENTED: dict[str, set[str]] = {}
-for _family in specs.FAMILIES:
-    for _op in specs.iter_operations(specs.load_family(_family), _family):
+for _family in openapi.FAMILIES:
+    for _op in openapi.iter_operations(openapi.load_family(_family), _family):
         DOCUMENTED.setdefault(_op.path, set()).add(_op.method.upper())
 
 
@@ -231,14 +232,14 @@ def test_gateway_tables_are_the_strict_spec() -> None:
     body: dict[tuple[str, str], gateway.Body] = {}
     kinds = {"integer": "integer", "boolean": "boolean", "string": "string",
              "number": "number", "object": "object", "array": "array"}
-    for family in specs.FAMILIES:
-        doc = specs.load_family(family, strict=True)
-        for op in specs.iter_operations(doc, family):
+    for family in openapi.FAMILIES:
+        doc = openapi.load_family(family, strict=True)
+        for op in openapi.iter_operations(doc, family):
             key = (op.method.upper(), op.path)
             params = {}
             for parameter in op.definition.get("parameters", []):
-                parameter = specs.resolve(doc, parameter)
-                schema = specs.resolve(doc, parameter["schema"])
+                parameter = openapi.resolve(doc, parameter)
+                schema = openapi.resolve(doc, parameter["schema"])
                 kind = tuple(schema["enum"]) if "enum" in schema else schema["type"]
                 if kind == "string" and not parameter.get("required"):
                     continue  # nothing to check
@@ -246,13 +247,13 @@ def test_gateway_tables_are_the_strict_spec() -> None:
                     kind, parameter.get("required", False), schema.get("minimum"))
             if params:
                 query[key] = params
-            schema = specs.request_schema(doc, op.operation_id, "application/json")
+            schema = openapi.request_schema(doc, op.operation_id, "application/json")
             if schema is not None:
-                schema = specs.resolve(doc, schema)
+                schema = openapi.resolve(doc, schema)
                 members = {}
                 for name, member in schema.get("properties", {}).items():
-                    member = specs.resolve(doc, member)
-                    types = {specs.resolve(doc, m).get("type") for m in member.get("anyOf", [])}
+                    member = openapi.resolve(doc, member)
+                    types = {openapi.resolve(doc, m).get("type") for m in member.get("anyOf", [])}
                     members[name] = "flag" if types == {"boolean", "string"} else \
                         kinds[member["type"]]
                 body[key] = gateway.Body(tuple(schema.get("required", ())), members)

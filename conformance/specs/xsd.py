@@ -16,7 +16,7 @@ from xml.sax.saxutils import quoteattr
 
 import xmlschema
 
-from conformance import specs
+from conformance.specs import openapi
 
 XSD_FAMILY = "points-v1.1"
 XML_MEDIA = "application/xml"
@@ -36,18 +36,18 @@ class XsdTarget:
 
 
 def xsd_dir() -> Path:
-    return specs.specs_dir() / "xsd"
+    return openapi.specs_dir() / "xsd"
 
 
 def targets() -> list[XsdTarget]:
     """Every XML request and success/refusal response body the v1.1 spec documents."""
-    doc = specs.load_family(XSD_FAMILY)
+    doc = openapi.load_family(XSD_FAMILY)
     found = []
-    for op in specs.iter_operations(doc, XSD_FAMILY):
+    for op in openapi.iter_operations(doc, XSD_FAMILY):
         for strict in (False, True):
-            if specs.request_schema(doc, op.operation_id, XML_MEDIA) is not None:
+            if openapi.request_schema(doc, op.operation_id, XML_MEDIA) is not None:
                 found.append(XsdTarget(op.operation_id, "request", strict))
-            if specs.response_schema(doc, op.operation_id, "200", XML_MEDIA) is not None:
+            if openapi.response_schema(doc, op.operation_id, "200", XML_MEDIA) is not None:
                 found.append(XsdTarget(op.operation_id, "response", strict))
     return found
 
@@ -66,7 +66,7 @@ class _Writer:
     # --- schema helpers
     def _merged(self, schema: dict) -> dict:
         """Flatten $ref, allOf and the object branches of anyOf/oneOf into one object view."""
-        schema = specs.resolve(self.doc, schema)
+        schema = openapi.resolve(self.doc, schema)
         props: dict = {}
         required: set[str] = set(schema.get("required", []))
         for key in ("properties",):
@@ -90,23 +90,23 @@ class _Writer:
         return ref.rsplit("/", 1)[-1] if ref.startswith("#/components/schemas/") else None
 
     def _is_object(self, schema: dict) -> bool:
-        schema = specs.resolve(self.doc, schema)
+        schema = openapi.resolve(self.doc, schema)
         if schema.get("type") == "object" or "properties" in schema:
             return True
         return any(self._is_object(p) for p in schema.get("allOf", []))
 
     def _is_array(self, schema: dict) -> bool:
-        return specs.resolve(self.doc, schema).get("type") == "array"
+        return openapi.resolve(self.doc, schema).get("type") == "array"
 
     # --- type emitters
     def simple_type(self, schema: dict) -> str:
         """Name of an XSD simple type accepting the text forms of a scalar schema."""
         name = self._ref_name(schema)
-        resolved = specs.resolve(self.doc, schema)
+        resolved = openapi.resolve(self.doc, schema)
         # A $ref with sibling keywords (3.1) refines the target: treat it as inline.
         if name and set(schema) - {"$ref", "description", "x-doc-conflict", "x-doc-names"}:
             name = None
-            resolved = {**specs.resolve(self.doc, {"$ref": schema["$ref"]}),
+            resolved = {**openapi.resolve(self.doc, {"$ref": schema["$ref"]}),
                         **{k: v for k, v in schema.items() if k != "$ref"}}
         if name and name in self.simple:
             return name
@@ -161,7 +161,7 @@ class _Writer:
 
     def element(self, name: str, schema: dict, occurs: str = "") -> str:
         if self._is_array(schema):
-            arr = specs.resolve(self.doc, schema)
+            arr = openapi.resolve(self.doc, schema)
             items = arr.get("items", {})
             item_name = items.get("xml", {}).get("name", "element")
             item_type = (self.complex_type(items) if self._is_object(items)
@@ -191,24 +191,24 @@ def _xsd_pattern(pattern: str) -> str:
 def generate(target: XsdTarget, only: frozenset[str] | None = None) -> str:
     """The XSD text for one XML body; ``only`` applies just those conflicts' strict forms."""
     if only is not None:
-        doc = specs.load_family(XSD_FAMILY, only=only)
+        doc = openapi.load_family(XSD_FAMILY, only=only)
     else:
-        doc = specs.load_family(XSD_FAMILY, strict=target.strict)
+        doc = openapi.load_family(XSD_FAMILY, strict=target.strict)
     if target.direction == "request":
-        schema = specs.request_schema(doc, target.operation_id, XML_MEDIA)
+        schema = openapi.request_schema(doc, target.operation_id, XML_MEDIA)
     else:
-        schema = specs.response_schema(doc, target.operation_id, "200", XML_MEDIA)
+        schema = openapi.response_schema(doc, target.operation_id, "200", XML_MEDIA)
     if schema is None:
-        raise specs.SpecError(f"{target.operation_id} has no XML {target.direction}")
+        raise openapi.SpecError(f"{target.operation_id} has no XML {target.direction}")
     writer = _Writer(doc)
-    resolved = specs.resolve(doc, schema)
+    resolved = openapi.resolve(doc, schema)
     root = resolved.get("xml", {}).get("name") or target.operation_id
     root_element = writer.element(root, schema)
     wrappers = [alt["name"] for alt in resolved.get("x-xml-alternate-roots", [])]
     variant = "strict" if target.strict else "lenient"
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        "<!-- GENERATED by conformance.xsd from specs/openapi/points-v1.1.yaml "
+        "<!-- GENERATED by conformance.specs.xsd from specs/openapi/points-v1.1.yaml "
         f"({variant} variant). Do not edit: run `points-conformance specs generate`. -->",
         f"<!-- XML {target.direction} of {target.operation_id}. XSD 1.1 (xs:all with "
         "open content); load with xmlschema.XMLSchema11. -->",

@@ -18,7 +18,7 @@ import schemathesis
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.transport import Response
 
-from conformance import specs, xsd
+from conformance.specs import openapi, xsd
 
 # The v1.1 operations whose answers may be XML (format=xml), judged by the XSD.
 XML_OPERATIONS = frozenset({"isRedeemable", "issueValidationCode", "redeemPoints"})
@@ -99,7 +99,7 @@ class Judge:
     # nor CON-02 (the scenario faults' runs of the self-test) never needs them.
     @cached_property
     def _document(self) -> dict:
-        return specs.load_combined(strict=self.strict)
+        return openapi.load_combined(strict=self.strict)
 
     @cached_property
     def schema(self):
@@ -108,7 +108,7 @@ class Judge:
     @cached_property
     def _operations(self) -> dict[tuple[str, str], str]:
         return {(op.method.upper(), op.path): op.operation_id
-                for op in specs.iter_operations(self._document)}
+                for op in openapi.iter_operations(self._document)}
 
     def operation_id(self, method: str, path: str) -> str | None:
         """The documented operation of ``method path`` (spec path, no base path), or None."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openapi_spec_validator import validate as validate_openapi
 
-from conformance import catalog, docsamples, specs, xsd
+from conformance.specs import catalog, docsamples, openapi, xsd
 
 
 @dataclass
@@ -38,20 +38,20 @@ class SpecReport:
 
 def _openapi() -> Section:
     problems, operations = [], 0
-    for family in specs.FAMILIES:
+    for family in openapi.FAMILIES:
         for strict in (False, True):
             label = f"{family} ({'strict' if strict else 'lenient'})"
             try:
-                validate_openapi(specs.load_family(family, strict))
+                validate_openapi(openapi.load_family(family, strict))
             except Exception as exc:  # the validator raises several unrelated types
                 problems.append(f"{label}: {str(exc).splitlines()[0]}")
     try:
-        combined = specs.load_combined()
+        combined = openapi.load_combined()
         validate_openapi(combined)
-        operations = len(list(specs.iter_operations(combined)))
+        operations = len(list(openapi.iter_operations(combined)))
     except Exception as exc:
         problems.append(f"combined: {str(exc).splitlines()[0]}")
-    return Section("OpenAPI", f"{len(specs.FAMILIES)} families, lenient and strict, "
+    return Section("OpenAPI", f"{len(openapi.FAMILIES)} families, lenient and strict, "
                               f"{operations} operations", problems)
 
 
@@ -84,9 +84,9 @@ def _samples() -> Section:
 
 
 def _coverage(docs_dir: Path) -> Section:
-    from conformance import doccoverage
+    from conformance.specs import doccoverage
 
-    report = doccoverage.check_docs(docs_dir, specs.specs_dir())
+    report = doccoverage.check_docs(docs_dir, openapi.specs_dir())
     problems = [line for line in doccoverage.format_report(report).splitlines()
                 if line.startswith(("  missing", "  stale", "  -"))] if not report.ok else []
     if not report.ok and not problems:
@@ -102,7 +102,7 @@ def run(docs_dir: Path | None = None) -> SpecReport:
     for build in (_openapi, _xsd, _catalogs, _samples):
         try:
             report.sections.append(build())
-        except specs.SpecError as exc:
+        except openapi.SpecError as exc:
             report.sections.append(Section(build.__name__.strip("_"), "could not run", [str(exc)]))
     if docs_dir is not None:
         report.sections.append(_coverage(docs_dir))

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from conformance import specs
+from conformance.specs import openapi
 
 LEVELS = ("MUST", "SHOULD")
 AREAS = ("redemption", "otp", "reversal", "transfer", "goodwill", "contract", "security")
@@ -30,7 +30,7 @@ class Requirement:
 
 @cache
 def requirements() -> tuple[Requirement, ...]:
-    raw = specs.read_yaml(specs.specs_dir() / "requirements.yaml")["requirements"]
+    raw = openapi.read_yaml(openapi.specs_dir() / "requirements.yaml")["requirements"]
     return tuple(
         Requirement(
             id=r["id"], level=r["level"], area=r["area"], title=r["title"],
@@ -51,12 +51,12 @@ def requirement(req_id: str) -> Requirement:
 
 @cache
 def error_codes() -> tuple[dict, ...]:
-    return tuple(specs.read_yaml(specs.specs_dir() / "error-codes.yaml")["codes"])
+    return tuple(openapi.read_yaml(openapi.specs_dir() / "error-codes.yaml")["codes"])
 
 
 @cache
 def conflicts() -> tuple[dict, ...]:
-    return tuple(specs.read_yaml(specs.specs_dir() / "conflicts.yaml")["conflicts"])
+    return tuple(openapi.read_yaml(openapi.specs_dir() / "conflicts.yaml")["conflicts"])
 
 
 def check() -> list[str]:
@@ -83,10 +83,10 @@ def check() -> list[str]:
         seen_codes.add(key)
     known_codes = {code for _, code in seen_codes}
 
-    operation_ids = {op.operation_id for op in specs.iter_operations(specs.load_combined())}
+    operation_ids = {op.operation_id for op in openapi.iter_operations(openapi.load_combined())}
     spec_conflicts = set()
-    for family in specs.FAMILIES:
-        spec_conflicts |= specs.conflict_ids(specs.load_family(family))
+    for family in openapi.FAMILIES:
+        spec_conflicts |= openapi.conflict_ids(openapi.load_family(family))
     problems += [f"specs/openapi marks {cid}, which conflicts.yaml does not list"
                  for cid in sorted(spec_conflicts - set(conflict_ids))]
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import requests
 
-from conformance.client import TargetClient
-from conformance.profile import PURPOSES, Identifier, Profile, format_placeholders
-from conformance.redaction import REDACTOR
+from conformance.target.client import TargetClient
+from conformance.target.profile import PURPOSES, Identifier, Profile, format_placeholders
+from conformance.target.redaction import REDACTOR
 
 COMMAND_TIMEOUT_S = 30.0
 

@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl
 
 import jsonschema
 
-from conformance import specs, xsd
 from conformance.paths import fixtures_dir
+from conformance.specs import openapi, xsd
 
 JSON_MEDIA = "application/json"
 
@@ -57,30 +57,30 @@ def samples_dir() -> Path:
 
 
 def manifest(directory: Path | None = None) -> list[dict]:
-    return specs.read_yaml((directory or samples_dir()) / "manifest.yaml")["samples"]
+    return openapi.read_yaml((directory or samples_dir()) / "manifest.yaml")["samples"]
 
 
 @cache
 def _family_of(operation_id: str) -> str:
-    for family in specs.FAMILIES:
-        doc = specs.load_family(family)
-        if any(op.operation_id == operation_id for op in specs.iter_operations(doc)):
+    for family in openapi.FAMILIES:
+        doc = openapi.load_family(family)
+        if any(op.operation_id == operation_id for op in openapi.iter_operations(doc)):
             return family
-    raise specs.SpecError(f"no spec defines operation {operation_id!r}")
+    raise openapi.SpecError(f"no spec defines operation {operation_id!r}")
 
 
 @cache
 def _doc(family: str, variant: frozenset[str] | None) -> dict:
     """``variant`` None: lenient; a set: those conflicts strict; the full set: strict."""
     if variant is None:
-        return specs.load_family(family)
-    return specs.load_family(family, only=variant)
+        return openapi.load_family(family)
+    return openapi.load_family(family, only=variant)
 
 
 def _json_errors(doc: dict, schema: dict | None, instance: object) -> list[str]:
     if schema is None:
         return ["the spec documents no JSON body here"]
-    validator = jsonschema.Draft202012Validator(specs.validation_schema(doc, schema))
+    validator = jsonschema.Draft202012Validator(openapi.validation_schema(doc, schema))
     return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
             for e in validator.iter_errors(instance)]
 
@@ -100,10 +100,10 @@ def _coerce(value: str, schema: dict) -> object:
 
 
 def _query_errors(doc: dict, operation_id: str, query: str) -> list[str]:
-    op = next(o for o in specs.iter_operations(doc) if o.operation_id == operation_id)
+    op = next(o for o in openapi.iter_operations(doc) if o.operation_id == operation_id)
     params = {}
     for param in op.definition.get("parameters", []):
-        param = specs.resolve(doc, param)
+        param = openapi.resolve(doc, param)
         if param.get("in") == "query":
             params[param["name"]] = param
     errors = []
@@ -112,7 +112,7 @@ def _query_errors(doc: dict, operation_id: str, query: str) -> list[str]:
         if name not in params:
             errors.append(f"{name}: not a documented query parameter")
             continue
-        schema = specs.resolve(doc, params[name].get("schema", {}))
+        schema = openapi.resolve(doc, params[name].get("schema", {}))
         errors += [f"{name}={value}: {msg.split(': ', 1)[-1]}"
                    for msg in _json_errors(doc, schema, _coerce(value, schema))]
     errors += [f"{name}: required query parameter missing"
@@ -136,8 +136,8 @@ def _errors(entry: dict, path: Path, variant: frozenset[str] | None) -> list[str
         return _query_errors(doc, operation, text.strip())
     instance = json.loads(text)
     if entry["direction"] == "request":
-        return _json_errors(doc, specs.request_schema(doc, operation, JSON_MEDIA), instance)
-    return _json_errors(doc, specs.response_schema(doc, operation, "200", JSON_MEDIA), instance)
+        return _json_errors(doc, openapi.request_schema(doc, operation, JSON_MEDIA), instance)
+    return _json_errors(doc, openapi.response_schema(doc, operation, "200", JSON_MEDIA), instance)
 
 
 def check_sample(entry: dict, directory: Path | None = None) -> SampleResult:
@@ -156,7 +156,7 @@ def check_sample(entry: dict, directory: Path | None = None) -> SampleResult:
 
 @cache
 def _conflict_catalog() -> tuple[str, ...]:
-    data = specs.read_yaml(specs.specs_dir() / "conflicts.yaml")
+    data = openapi.read_yaml(openapi.specs_dir() / "conflicts.yaml")
     return tuple(c["id"] for c in data["conflicts"])
 
 

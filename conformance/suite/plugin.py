@@ -2,7 +2,7 @@
 
 `points-conformance run` is a thin wrapper around ``pytest --pyargs conformance.suite`` with
 these options, so a user can also run the suite with plain pytest and ``-k``. Outcomes are
-aggregated per requirement id into the one results model (conformance.results).
+aggregated per requirement id into the one results model (conformance.report.results).
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from typing import NoReturn
 
 import pytest
 
-from conformance import __version__, catalog, interrupt, results
-from conformance.redaction import REDACTOR
+from conformance import __version__
+from conformance.core import interrupt
+from conformance.report import results
+from conformance.specs import catalog
+from conformance.target.redaction import REDACTOR
 
 SUITES = ("all", "contract", "fuzz", "scenarios")
 
@@ -118,9 +121,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "suites(*names): the --suite values that select the test (default: by kind)")
     if config.getoption("pc_profile") is None:
         return
-    from conformance import astguard, hooks, judge, mechanics
-    from conformance import client as client_mod
-    from conformance.profile import load_profile
+    from conformance.checks import judge
+    from conformance.core import astguard
+    from conformance.target import client as client_mod
+    from conformance.target import hooks, spending
+    from conformance.target.profile import load_profile
 
     astguard.install()  # the contract phase parses in background threads (see astguard)
     profile = load_profile(Path(config.getoption("pc_profile")),
@@ -141,7 +146,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "pc_allow_mutations"), recorder=recorder, observer=observer)
     state = RunState(
         profile=profile, client=target, collector=results.Collector(),
-        budget=mechanics.Budget(profile.budget_max_points), undo=mechanics.UndoLog(),
+        budget=spending.Budget(profile.budget_max_points), undo=spending.UndoLog(),
         otp=hooks.OtpSource(profile, target) if profile.otp else None,
         balances=hooks.BalanceSource(profile, target),
         clock=hooks.Clock(profile, target),
@@ -273,8 +278,8 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     outcome = yield
     if _state(item.config) is None or outcome.excinfo is None:
         return
-    from conformance.client import MUTATIONS_REFUSED, MutationRefused
-    from conformance.mechanics import BudgetExceeded
+    from conformance.target.client import MUTATIONS_REFUSED, MutationRefused
+    from conformance.target.spending import BudgetExceeded
 
     exc = outcome.excinfo[1]
     if isinstance(exc, MutationRefused):
@@ -346,20 +351,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report_dir = session.config.getoption("pc_report_dir")
     if report_dir is None:
         return
-    from conformance import fingerprint, report, selftest, specs
+    from conformance.report import fingerprint, writer
+    from conformance.run import selftest
+    from conformance.specs import openapi
 
     baseline_path = session.config.getoption("pc_baseline")
     baseline = results.Baseline.load(baseline_path) if baseline_path else None
     result = state.collector.build(
         target=state.profile.base_url, started_at=state.started_at,
         finished_at=datetime.now(UTC), suite_version=__version__,
-        spec_version=specs.spec_version(), strict=state.options["strict"],
+        spec_version=openapi.spec_version(), strict=state.options["strict"],
         aborted_reason=session.config.stash.get(ABORT_KEY, None), baseline=baseline,
         not_selected=state.not_selected, selftest=selftest.last_score(),
         fingerprint=fingerprint.of_run(seed=state.options["seed"], options=_fingerprint_options(
             state.options, session.config), profile=state.profile.redacted_dict()),
     )
-    report.write_reports(result, Path(report_dir), pytest_html="pytest-report.html")
+    writer.write_reports(result, Path(report_dir), pytest_html="pytest-report.html")
 
 
 def _fingerprint_options(options: dict, config: pytest.Config) -> dict:

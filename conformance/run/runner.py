@@ -60,7 +60,7 @@ def _target(options: RunOptions) -> Iterator[tuple[str | None, Path]]:
 
 
 def _validate(options: RunOptions) -> None:
-    from conformance import catalog
+    from conformance.specs import catalog
 
     if options.max_examples < 1:
         raise RunUsageError(f"--max-examples {options.max_examples}: must be at least 1")
@@ -76,7 +76,7 @@ def _validate(options: RunOptions) -> None:
     if options.profile is not None and not options.profile.is_file():
         raise RunUsageError(f"--profile {options.profile}: no such file")
     if options.baseline is not None:
-        from conformance import results
+        from conformance.report import results
 
         try:
             results.Baseline.load(options.baseline)
@@ -85,7 +85,7 @@ def _validate(options: RunOptions) -> None:
 
 
 def _check_profile(profile: Path, base_url: str | None):
-    from conformance.profile import ProfileError, load_profile
+    from conformance.target.profile import ProfileError, load_profile
 
     try:
         return load_profile(profile, base_url=base_url)
@@ -102,7 +102,7 @@ def _unusable(profile) -> str | None:
     """
     import requests
 
-    from conformance import client
+    from conformance.target import client
 
     url, timeout = profile.base_url, profile.timeout_s
     try:
@@ -120,13 +120,15 @@ def _unusable(profile) -> str | None:
 
 
 def _write_aborted(profile, report_dir: Path, reason: str, strict: bool) -> None:
-    from conformance import __version__, report, results, specs
+    from conformance import __version__
+    from conformance.report import results, writer
+    from conformance.specs import openapi
 
     now = datetime.now(UTC)
     result = results.Collector().build(
         target=profile.base_url, started_at=now, finished_at=now, suite_version=__version__,
-        spec_version=specs.spec_version(), strict=strict, aborted_reason=reason)
-    report.write_reports(result, report_dir)
+        spec_version=openapi.spec_version(), strict=strict, aborted_reason=reason)
+    writer.write_reports(result, report_dir)
 
 
 def _preflight(profile, options: RunOptions) -> str | None:
@@ -134,7 +136,8 @@ def _preflight(profile, options: RunOptions) -> str | None:
 
     Returns why the run must be aborted when the target gives no usable answer, else None.
     """
-    from conformance import client, preflight
+    from conformance.run import preflight
+    from conformance.target import client
 
     try:
         preflight.check(profile, client.TargetClient(profile,
@@ -149,7 +152,7 @@ def _preflight(profile, options: RunOptions) -> str | None:
 
 def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
                  report_dir: Path) -> list[str]:
-    suite_dir = Path(__file__).resolve().parent / "suite"
+    suite_dir = Path(__file__).resolve().parent.parent / "suite"
     args = ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "-q",
             "-c", str(suite_dir / "pytest.ini"), "--rootdir", str(suite_dir),
             "--noconftest",  # a conftest.py where the user stands must not join the run
@@ -204,7 +207,8 @@ def run(options: RunOptions) -> int:
 def _run(options: RunOptions, report_dir: Path) -> int:
     import pytest
 
-    from conformance import fingerprint, interrupt, report, results
+    from conformance.core import interrupt
+    from conformance.report import fingerprint, results, writer
 
     with _target(options) as (base_url, profile):
         loaded = _check_profile(profile, base_url)
@@ -234,7 +238,7 @@ def _run(options: RunOptions, report_dir: Path) -> int:
     if data["verdict"] == "aborted":
         print(f"points-conformance: aborted: {data.get('aborted_reason')}", file=sys.stderr)
     if options.report_dir is None:
-        report.update_latest(report_dir.parent, report_dir)
+        writer.update_latest(report_dir.parent, report_dir)
     versions = data.get("fingerprint", {}).get("versions")
     if versions:
         print(f"\n{fingerprint.versions_line(versions)}", end="")
@@ -271,7 +275,7 @@ def _one_line(text: str, width: int = 160) -> str:
 
 def _why_incomplete(data: dict) -> list[str]:
     """For an incomplete run: each selected MUST that could not be verified, and why."""
-    from conformance import results
+    from conformance.report import results
 
     if data["verdict"] != "incomplete":
         return []
@@ -287,7 +291,8 @@ def _why_not_conformant(data: dict) -> list[str]:
     A failure comes before an error, and the contract before the scenarios: when the answers
     are not the API's at all, that is the reason, and the scenarios' failures follow from it.
     """
-    from conformance import catalog, results
+    from conformance.report import results
+    from conformance.specs import catalog
 
     if data["verdict"] != "non-conformant":
         return []

@@ -17,11 +17,11 @@ from typing import Any
 
 import requests
 
-from conformance import catalog
-from conformance.client import ClientError, TargetClient
-from conformance.outcomes import as_bool, redeemable_block, v11_code
-from conformance.profile import Identifier, Profile, format_placeholders
-from conformance.redaction import REDACTOR
+from conformance.specs import catalog
+from conformance.target.bodies import as_bool, redeemable_block, v11_code
+from conformance.target.client import ClientError, TargetClient
+from conformance.target.profile import Identifier, Profile, format_placeholders
+from conformance.target.redaction import REDACTOR
 
 ISREDEEMABLE = "/v1.1/points/isredeemable"
 # The role a profile names as "not registered on the target".

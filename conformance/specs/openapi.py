@@ -222,7 +222,7 @@ def combine(docs: dict[str, dict]) -> dict:
         "info": {
             "title": "Points API (all families)",
             "version": "combined",
-            "description": "Combined by conformance.specs from " + ", ".join(docs) + ".",
+            "description": "Combined by conformance.specs.openapi from " + ", ".join(docs) + ".",
         },
         "servers": [{"url": "/"}],
         "paths": {},

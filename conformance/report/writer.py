@@ -22,7 +22,14 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from conformance.results import STATUSES, RequirementResult, RunResult, blocking, scrub, unverified
+from conformance.report.results import (
+    STATUSES,
+    RequirementResult,
+    RunResult,
+    blocking,
+    scrub,
+    unverified,
+)
 
 RESULTS_FILE = "results.json"
 HTML_FILE = "index.html"
@@ -135,7 +142,7 @@ def update_latest(reports_root: Path, report_dir: Path) -> Path:
 @cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("conformance", "templates"),
+        loader=jinja2.PackageLoader("conformance.report", "templates"),
         autoescape=True,  # the template name ends in .j2, so select_autoescape would miss it
         undefined=jinja2.StrictUndefined,  # a typo in the template fails the tests, not silently
         trim_blocks=False,

@@ -1,6 +1,6 @@
 """`points-conformance selftest`: the suite against the reference server, clean and faulty.
 
-A fault is caught when exactly the requirement ids conformance.faults maps it to fail (and
+A fault is caught when exactly the requirement ids conformance.run.faults maps it to fail (and
 nothing errors); a false failure is an id not passing on the clean server, which gets the
 whole suite (every phase, every scenario) with the settings the contract faults' runs use. The
 last result is kept per suite version, so the HTML report of a normal run can show the suite's
@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance import __version__, catalog
-from conformance.faults import CATALOG, Fault
+from conformance import __version__
 from conformance.paths import fixtures_dir
+from conformance.run.faults import CATALOG, Fault
+from conformance.specs import catalog
 
 PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
 ALL_IDS = tuple(r.id for r in catalog.requirements())

@@ -19,8 +19,8 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 
-from conformance.outcomes import as_int
-from conformance.redaction import MASK, REDACTOR
+from conformance.target.bodies import as_int
+from conformance.target.redaction import MASK, REDACTOR
 
 IDENTIFIER_KEYS = ("mobile", "email", "external_id", "card_number", "user_id")
 # Roles the scenarios use; only spender is required, others are skipped.

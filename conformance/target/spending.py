@@ -6,8 +6,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.client import ClientError, TargetClient, TargetUnreachable
-from conformance.profile import Identifier
+from conformance.target.client import ClientError, TargetClient, TargetUnreachable
+from conformance.target.profile import Identifier
 
 REVERSE_PATH = "/v2/points/reverse"
 # The reversal body's identifier types (ReverseIdentifier in specs/openapi/points-v2.yaml).

@@ -25,9 +25,8 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.stateful.state_machine import StepOutput
 from schemathesis.specs.openapi.stateful import collect_transitions
 
-from conformance import interrupt, judge
-from conformance.client import capped_body
-from conformance.fuzz import (
+from conformance.checks import judge
+from conformance.checks.fuzz import (
     FuzzFailure,
     FuzzOutcome,
     FuzzSettings,
@@ -35,7 +34,9 @@ from conformance.fuzz import (
     response_exchange,
     xml_valid_against_xsd,
 )
-from conformance.redaction import REDACTOR
+from conformance.core import interrupt
+from conformance.target.client import capped_body
+from conformance.target.redaction import REDACTOR
 
 REQ_ID = "CON-08"
 LABEL = "link walk"

@@ -17,9 +17,12 @@ import requests
 import schemathesis
 from schemathesis.engine import events, from_schema
 
-from conformance import catalog, interrupt, judge, outcomes, specs
-from conformance.client import ClientError, NoAnswerStreak, capped_body, is_state_changing
-from conformance.redaction import REDACTOR
+from conformance.checks import judge
+from conformance.core import interrupt
+from conformance.specs import catalog, openapi
+from conformance.target import bodies
+from conformance.target.client import ClientError, NoAnswerStreak, capped_body, is_state_changing
+from conformance.target.redaction import REDACTOR
 
 # Built-in checks that fit a target which may legitimately refuse any business request
 # (DC-11): positive_data_acceptance and the resource-lifecycle checks do not.
@@ -45,7 +48,7 @@ STATEFUL_LABEL = "stateful"
 # What the client's mutation guard would refuse, by operation: the fuzz phase goes through
 # schemathesis's transport, so it leaves these out instead (one definition: client's).
 MUTATING_OPERATIONS = frozenset(
-    op.operation_id for op in specs.iter_operations(specs.load_combined())
+    op.operation_id for op in openapi.iter_operations(openapi.load_combined())
     if is_state_changing(op.method, op.path))
 XML_OPERATIONS = judge.XML_OPERATIONS
 # A target that gives no usable answer (timeouts, hang-ups, floods) to this many fuzzed calls
@@ -132,7 +135,7 @@ def no_server_error(ctx, response, case):
 
 @cache
 def _strict_schema():
-    return schemathesis.openapi.from_dict(specs.load_combined(strict=True))
+    return schemathesis.openapi.from_dict(openapi.load_combined(strict=True))
 
 
 def _strictly_valid(case) -> bool:
@@ -220,7 +223,7 @@ def _refusal_codes() -> frozenset[int]:
 def _body_refusal_code(response) -> int | None:
     """The documented refusal code a body carries (v1.1 item_status, v2 errors/warnings)."""
     if _media(response) in ("application/xml", "text/xml"):
-        body: object = outcomes.parse_xml(response.content)
+        body: object = bodies.parse_xml(response.content)
         if body is None:
             return None
     else:
@@ -228,9 +231,9 @@ def _body_refusal_code(response) -> int | None:
             body = response.json()
         except ValueError:
             return None
-    codes = outcomes.v2_codes(body)
+    codes = bodies.v2_codes(body)
     if isinstance(body, dict) and "response" in body:
-        codes.append(outcomes.v11_code(body))
+        codes.append(bodies.v11_code(body))
     return next((c for c in codes if c in _refusal_codes()), None)
 
 
@@ -304,7 +307,7 @@ def xml_json_parity(ctx, response, case):
     if response.status_code not in (200, 400) or \
             _media(response) not in ("application/xml", "text/xml"):
         return True
-    xml_data = outcomes.parse_xml(response.content)
+    xml_data = bodies.parse_xml(response.content)
     if xml_data is None:
         return True  # xml_valid_against_xsd reports it
     twin = case.operation.Case(
@@ -448,7 +451,7 @@ class FuzzSettings:
 
 def build_schema(settings: FuzzSettings, *, phases: Iterable[str],
                  operation_ids: Iterable[str] | None = None):
-    doc = specs.load_combined(strict=settings.strict)
+    doc = openapi.load_combined(strict=settings.strict)
     doc["info"]["x-strict"] = settings.strict
     config = schemathesis.Config()
     if settings.seed is not None:

@@ -22,9 +22,9 @@ import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
 
 from conformance import __version__
-from conformance.exchange import Exchange, clip
-from conformance.profile import Profile, ProfileError
-from conformance.redaction import REDACTOR
+from conformance.target.exchange import Exchange, clip
+from conformance.target.profile import Profile, ProfileError
+from conformance.target.redaction import REDACTOR
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 5

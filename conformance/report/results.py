@@ -19,11 +19,11 @@ from typing import Any
 
 import yaml
 
-from conformance import catalog
-from conformance.exchange import Exchange
-from conformance.fingerprint import versions as library_versions
 from conformance.paths import specs_dir
-from conformance.redaction import REDACTOR
+from conformance.report.fingerprint import versions as library_versions
+from conformance.specs import catalog
+from conformance.target.exchange import Exchange
+from conformance.target.redaction import REDACTOR
 
 # What a test can record; "not-selected" is given by the run to the ids it left out.
 RECORDED = ("passed", "failed", "skipped", "error", "not-applicable")

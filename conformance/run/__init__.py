@@ -1,0 +1,3 @@
+"""Driving a run: the runner (options, target, preflight, pytest, exit code), the self-test and its
+fault catalog.
+"""
