@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from conformance.suite import options
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 
 
@@ -28,25 +30,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run", help="run the suite against a target (default: the embedded reference server)")
-    run.add_argument("--base-url", metavar="URL", help="the target (needs --profile)")
-    run.add_argument("--profile", type=Path, metavar="PATH", help="target profile (YAML)")
-    run.add_argument("--report-dir", type=Path, metavar="DIR",
-                     help="where to write the reports (default: reports/<UTC timestamp>/)")
-    run.add_argument("--suite", choices=("all", "contract", "fuzz", "scenarios"), default="all")
-    run.add_argument("--only", nargs="+", default=[], metavar="ID",
-                     help="run only these requirement ids")
-    run.add_argument("--max-examples", type=int, default=25, metavar="N",
-                     help="schemathesis examples per operation and phase (default 25)")
-    run.add_argument("--seed", type=int, metavar="N", help="make generated data repeatable")
-    run.add_argument("--workers", type=int, default=1, metavar="N")
-    run.add_argument("--strict", action="store_true",
-                     help="judge by the strict specs: flag every undocumented choice")
-    run.add_argument("--allow-mutations", action="store_true",
-                     help="allow state-changing calls to a target outside loopback")
-    run.add_argument("--baseline", type=Path, metavar="FILE",
-                     help="known failures: reported, but they do not fail the run")
-    run.add_argument("--max-wait", type=float, default=30.0, metavar="S",
-                     help="longest a scenario may wait for a code to expire (default 30)")
+    options.add_to_argparse(run)
     run.set_defaults(handler=_run)
 
     serve = commands.add_parser("serve", help="run the embedded reference server")
@@ -125,14 +109,8 @@ def entry() -> NoReturn:
 def _run(args: argparse.Namespace) -> int:
     from conformance.run import runner
 
-    options = runner.RunOptions(
-        base_url=args.base_url, profile=args.profile, report_dir=args.report_dir,
-        suite=args.suite, only=tuple(args.only), max_examples=args.max_examples, seed=args.seed,
-        workers=args.workers, strict=args.strict, allow_mutations=args.allow_mutations,
-        baseline=args.baseline, max_wait=args.max_wait,
-    )
     try:
-        return runner.run(options)
+        return runner.run(options.from_namespace(args))
     except runner.RunUsageError as exc:
         raise UsageError(str(exc)) from None
 

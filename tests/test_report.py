@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from conformance.report import writer
-from conformance.report.results import Baseline, Collector, RunResult, note, schema_errors
+from conformance.report.baseline import Baseline
+from conformance.report.collector import Collector, note
+from conformance.report.results import RunResult, schema_errors
 from conformance.specs import catalog
 from conformance.target.exchange import Exchange
 from conformance.target.redaction import REDACTOR

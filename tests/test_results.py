@@ -8,15 +8,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from conformance.report.baseline import Baseline, BaselineError
+from conformance.report.collector import Collector, note
 from conformance.report.results import (
     NO_SKIP_REASON,
     NOTHING_RECORDED,
-    Baseline,
-    BaselineError,
-    Collector,
     ResultsError,
     RunResult,
-    note,
     schema_errors,
 )
 from conformance.specs import catalog

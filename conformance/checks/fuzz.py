@@ -18,6 +18,7 @@ import schemathesis
 from schemathesis.engine import events, from_schema
 
 from conformance.checks import judge
+from conformance.checks.failure import FuzzFailure
 from conformance.core import interrupt
 from conformance.specs import catalog, openapi
 from conformance.target import bodies
@@ -363,16 +364,6 @@ def no_stack_trace_in_errors(ctx, response, case):
 
 
 # --- running ----------------------------------------------------------------------------------
-
-@dataclass
-class FuzzFailure:
-    req_id: str
-    operation: str
-    check: str
-    message: str
-    curl: str
-    exchange: dict | None = None
-
 
 @dataclass
 class FuzzOutcome:

@@ -26,8 +26,8 @@ from schemathesis.generation.stateful.state_machine import StepOutput
 from schemathesis.specs.openapi.stateful import collect_transitions
 
 from conformance.checks import judge
+from conformance.checks.failure import FuzzFailure
 from conformance.checks.fuzz import (
-    FuzzFailure,
     FuzzOutcome,
     FuzzSettings,
     build_schema,

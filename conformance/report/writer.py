@@ -22,14 +22,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from conformance.report.results import (
-    STATUSES,
-    RequirementResult,
-    RunResult,
-    blocking,
-    scrub,
-    unverified,
-)
+from conformance.report.results import STATUSES, RunResult, scrub
 
 RESULTS_FILE = "results.json"
 HTML_FILE = "index.html"
@@ -54,14 +47,14 @@ def write_reports(result: RunResult, report_dir: Path, *,
     paths = {RESULTS_FILE: report_dir / RESULTS_FILE, HTML_FILE: report_dir / HTML_FILE}
     _write_atomic(paths[RESULTS_FILE], json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     link = _relative_link(pytest_html, report_dir) if pytest_html else None
-    _write_atomic(paths[HTML_FILE], render_html(data, pytest_html=link))
+    _write_atomic(paths[HTML_FILE], render_html(result, pytest_html=link))
     return paths
 
 
-def render_html(data: Mapping[str, Any], *, pytest_html: str | None = None,
+def render_html(result: RunResult, *, pytest_html: str | None = None,
                 junit: str = JUNIT_FILE) -> str:
-    """The report page for a results.json dict (``RunResult.to_json()`` or a loaded file)."""
-    r = scrub(data)  # a loaded results.json may predate a secret the redactor now knows
+    """The report page of a run (built by the collector, or loaded from its results.json)."""
+    r = scrub(result.to_json())  # a loaded result may predate a secret the redactor now knows
     env = _environment()
     script = _script()
     failures = [_failure_view(row) for row in r["requirements"]
@@ -79,13 +72,13 @@ def render_html(data: Mapping[str, Any], *, pytest_html: str | None = None,
         seen_ids.add(failure["id"])
     status_counts = {status: sum(1 for row in r["requirements"] if row["status"] == status)
                      for status in STATUSES}
-    rows = [RequirementResult(**row) for row in r["requirements"]]
     return env.get_template(TEMPLATE).render(
         r=r,
         verdict_text=VERDICT_TEXT.get(r["verdict"], r["verdict"]),
         duration=_duration(r["duration_s"]),
-        must_failures=[row.id for row in blocking(rows)],
-        unverified=unverified(rows),
+        must_failures=[row.id for row in result.blocking],
+        unverified=[row for row in r["requirements"]  # scrubbed rows, in the result's order
+                    if row["id"] in {x.id for x in result.unverified}],
         known_count=sum(1 for row in r["requirements"] if row["known"]),
         advisory_count=sum(1 for row in r["requirements"] if row["level"] == "SHOULD"
                            and row["status"] in ("failed", "error")),

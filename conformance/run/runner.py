@@ -4,38 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import random
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conformance.paths import fixtures_dir
+from conformance.suite import options as run_options
+from conformance.suite.options import RunOptions
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
+if TYPE_CHECKING:
+    from conformance.report.results import RunResult
 
 
 class RunUsageError(Exception):
     """A problem with the command line or the profile: exit 2 with this one line."""
-
-
-@dataclass
-class RunOptions:
-    base_url: str | None = None
-    profile: Path | None = None
-    report_dir: Path | None = None
-    suite: str = "all"
-    only: tuple[str, ...] = ()
-    max_examples: int = 25
-    seed: int | None = None
-    workers: int = 1
-    strict: bool = False
-    allow_mutations: bool = False
-    baseline: Path | None = None
-    max_wait: float = 30.0
 
 
 def default_report_dir(root: Path = Path("reports")) -> Path:
@@ -76,11 +62,11 @@ def _validate(options: RunOptions) -> None:
     if options.profile is not None and not options.profile.is_file():
         raise RunUsageError(f"--profile {options.profile}: no such file")
     if options.baseline is not None:
-        from conformance.report import results
+        from conformance.report import baseline
 
         try:
-            results.Baseline.load(options.baseline)
-        except results.BaselineError as exc:
+            baseline.Baseline.load(options.baseline)
+        except baseline.BaselineError as exc:
             raise RunUsageError(str(exc)) from None
 
 
@@ -121,11 +107,11 @@ def _unusable(profile) -> str | None:
 
 def _write_aborted(profile, report_dir: Path, reason: str, strict: bool) -> None:
     from conformance import __version__
-    from conformance.report import results, writer
+    from conformance.report import collector, writer
     from conformance.specs import openapi
 
     now = datetime.now(UTC)
-    result = results.Collector().build(
+    result = collector.Collector().build(
         target=profile.base_url, started_at=now, finished_at=now, suite_version=__version__,
         spec_version=openapi.spec_version(), strict=strict, aborted_reason=reason)
     writer.write_reports(result, report_dir)
@@ -150,10 +136,9 @@ def _preflight(profile, options: RunOptions) -> str | None:
     return None
 
 
-def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
-                 report_dir: Path) -> list[str]:
+def _pytest_args(options: RunOptions, report_dir: Path) -> list[str]:
     suite_dir = Path(__file__).resolve().parent.parent / "suite"
-    args = ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "-q",
+    return ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "-q",
             "-c", str(suite_dir / "pytest.ini"), "--rootdir", str(suite_dir),
             "--noconftest",  # a conftest.py where the user stands must not join the run
             # The suite's failures carry their own messages (steps.expect): rewriting asserts
@@ -164,22 +149,7 @@ def _pytest_args(options: RunOptions, base_url: str | None, profile: Path,
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
             f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2",
             f"--html={report_dir / 'pytest-report.html'}", "--self-contained-html",
-            "--pc-profile", str(profile), "--pc-report-dir", str(report_dir),
-            "--pc-suite", options.suite, "--pc-max-examples", str(options.max_examples),
-            "--pc-workers", str(options.workers), "--pc-max-wait", str(options.max_wait)]
-    if base_url is not None:
-        args += ["--pc-base-url", base_url]
-    if options.seed is not None:
-        args += ["--pc-seed", str(options.seed)]
-    if options.strict:
-        args.append("--pc-strict")
-    if options.allow_mutations:
-        args.append("--pc-allow-mutations")
-    if options.baseline is not None:
-        args += ["--pc-baseline", str(options.baseline)]
-    for req_id in options.only:
-        args += ["--pc-only", req_id]
-    return args
+            *run_options.pytest_args(options)]
 
 
 def run(options: RunOptions) -> int:
@@ -209,6 +179,7 @@ def _run(options: RunOptions, report_dir: Path) -> int:
 
     from conformance.core import interrupt
     from conformance.report import fingerprint, results, writer
+    from conformance.suite import plugin
 
     with _target(options) as (base_url, profile):
         loaded = _check_profile(profile, base_url)
@@ -217,40 +188,43 @@ def _run(options: RunOptions, report_dir: Path) -> int:
             _write_aborted(loaded, report_dir, reason, options.strict)
             print(f"points-conformance: aborted: {reason}", file=sys.stderr)
             print(f"report: {report_dir / 'index.html'}")
-            return EXIT_ABORTED
-        results_path = report_dir / "results.json"
-        results_path.unlink(missing_ok=True)  # a stale verdict must never stand for this run
+            return results.EXIT_CODES["aborted"]
+        # The session gets the profile loaded here and hands its RunResult back the same way.
+        handover = plugin.Handover(profile=loaded)
+        session_options = dataclasses.replace(options, base_url=base_url, profile=profile,
+                                              report_dir=report_dir)
         try:
-            exit_status = pytest.main(_pytest_args(options, base_url, profile, report_dir))
+            exit_status = pytest.main(_pytest_args(session_options, report_dir),
+                                      plugins=[handover])
         except SystemError:
             # Python 3.11 can fail this way while formatting an interrupt (see plugin); the
             # session has finished by then and written its aborted report.
             if not interrupt.requested():
                 raise
             exit_status = pytest.ExitCode.INTERRUPTED
-        if not results_path.is_file():
+        result = handover.result
+        if result is None:
             reason = f"the run could not finish (pytest exit {int(exit_status)})"
             _write_aborted(loaded, report_dir, reason, options.strict)
             print(f"points-conformance: aborted: {reason}; see the output above",
                   file=sys.stderr)
-            return EXIT_ABORTED
-    data = json.loads(results_path.read_text(encoding="utf-8"))
-    if data["verdict"] == "aborted":
-        print(f"points-conformance: aborted: {data.get('aborted_reason')}", file=sys.stderr)
+            return results.EXIT_CODES["aborted"]
+    if result.verdict == "aborted":
+        print(f"points-conformance: aborted: {result.aborted_reason}", file=sys.stderr)
     if options.report_dir is None:
         writer.update_latest(report_dir.parent, report_dir)
-    versions = data.get("fingerprint", {}).get("versions")
+    versions = result.fingerprint.get("versions")
     if versions:
         print(f"\n{fingerprint.versions_line(versions)}", end="")
-    print(f"\nverdict: {data['verdict']}  ({_counts(data['summary'])})")
-    partial = data.get("partial")
+    print(f"\nverdict: {result.verdict}  ({_counts(result.summary)})")
+    partial = result.partial
     if partial:
         print(f"partial: {partial['selected']} of {partial['total']} MUST requirements "
               f"selected; a partial run is never a certification run")
-    for line in _why_not_conformant(data) or _why_incomplete(data):
+    for line in _why_not_conformant(result) or _why_incomplete(result):
         print(line)
     print(f"report: {report_dir / 'index.html'}")
-    return results.EXIT_CODES[data["verdict"]]
+    return result.exit_code
 
 
 def _counts(summary: dict) -> str:
@@ -273,33 +247,28 @@ def _one_line(text: str, width: int = 160) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
-def _why_incomplete(data: dict) -> list[str]:
+def _why_incomplete(result: RunResult) -> list[str]:
     """For an incomplete run: each selected MUST that could not be verified, and why."""
-    from conformance.report import results
-
-    if data["verdict"] != "incomplete":
+    if result.verdict != "incomplete":
         return []
-    rows = results.unverified(results.RequirementResult(**row) for row in data["requirements"])
+    rows = result.unverified
     lines = [f"why: {len(rows)} MUST requirement{'s' if len(rows) != 1 else ''} could not be "
              f"verified:"]
     return lines + [f"  {row.id} {row.status}: {_one_line(row.reason, 140)}" for row in rows]
 
 
-def _why_not_conformant(data: dict) -> list[str]:
+def _why_not_conformant(result: RunResult) -> list[str]:
     """One line naming what made the run non-conformant, and how many more MUSTs did.
 
     A failure comes before an error, and the contract before the scenarios: when the answers
     are not the API's at all, that is the reason, and the scenarios' failures follow from it.
     """
-    from conformance.report import results
     from conformance.specs import catalog
 
-    if data["verdict"] != "non-conformant":
+    if result.verdict != "non-conformant":
         return []
     contract = {r.id for r in catalog.requirements() if r.area == "contract"}
-    rows = sorted(results.blocking(results.RequirementResult(**row)
-                                   for row in data["requirements"]),
-                  key=lambda r: (r.status != "failed", r.id not in contract))
+    rows = sorted(result.blocking, key=lambda r: (r.status != "failed", r.id not in contract))
     first = rows[0]
     more = f" (and {len(rows) - 1} more MUST requirements)" if len(rows) > 1 else ""
     return [f"why: {first.id} {first.status}: {_one_line(first.reason)}{more}"]

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from conformance import __version__
 from conformance.paths import fixtures_dir
+from conformance.report import selftest_score
+from conformance.report.selftest_score import last_score, score_path  # noqa: F401 (re-exported)
 from conformance.run.faults import CATALOG, Fault
 from conformance.specs import catalog
 
@@ -232,21 +234,6 @@ def render(result: SelftestResult) -> str:
     return "\n".join(lines)
 
 
-def score_path(reports_root: Path = Path("reports")) -> Path:
-    return reports_root / f"selftest-{__version__}.json"
-
-
 def save(result: SelftestResult, reports_root: Path = Path("reports")) -> Path:
-    path = score_path(reports_root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.summary(), indent=2) + "\n", encoding="utf-8")
-    return path
-
-
-def last_score(reports_root: Path = Path("reports")) -> dict | None:
-    """The last self-test of this version, for the HTML report; None when there is none."""
-    try:
-        data = json.loads(score_path(reports_root).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if data.get("version") == __version__ else None
+    """Keep the score where the HTML report of later runs finds it."""
+    return selftest_score.save(result.summary(), reports_root)

@@ -13,17 +13,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 from conformance import __version__
 from conformance.core import interrupt
 from conformance.report import results
+from conformance.report.baseline import Baseline
+from conformance.report.collector import Collector
 from conformance.specs import catalog
+from conformance.suite import options
 from conformance.target.redaction import REDACTOR
 
-SUITES = ("all", "contract", "fuzz", "scenarios")
+if TYPE_CHECKING:
+    from conformance.target.profile import Profile
 
 
 @dataclass
@@ -90,22 +94,7 @@ STATE_KEY = pytest.StashKey[RunState]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("points-conformance", "points-conformance target")
-    group.addoption("--pc-profile", metavar="PATH", help="target profile (YAML)")
-    group.addoption("--pc-base-url", metavar="URL", help="overrides target.base_url")
-    group.addoption("--pc-report-dir", metavar="DIR", help="write results.json and index.html")
-    group.addoption("--pc-suite", choices=SUITES, default="all")
-    group.addoption("--pc-only", action="append", default=[], metavar="ID",
-                    help="run only the tests of these requirement ids")
-    group.addoption("--pc-strict", action="store_true", help="use the strict specs")
-    group.addoption("--pc-allow-mutations", action="store_true",
-                    help="allow state-changing calls to a non-loopback target")
-    group.addoption("--pc-max-examples", type=int, default=25, metavar="N")
-    group.addoption("--pc-seed", type=int, default=None, metavar="N")
-    group.addoption("--pc-workers", type=int, default=1, metavar="N")
-    group.addoption("--pc-max-wait", type=float, default=30.0, metavar="S",
-                    help="longest a scenario may wait for a code to expire")
-    group.addoption("--pc-baseline", metavar="FILE", help="known failures that do not fail the run")
+    options.add_to_pytest(parser.getgroup("points-conformance", "points-conformance target"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -119,7 +108,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): run the group on one xdist worker")
     config.addinivalue_line(
         "markers", "suites(*names): the --suite values that select the test (default: by kind)")
-    if config.getoption("pc_profile") is None:
+    given = options.from_pytest(config)
+    if given.profile is None:
         return
     from conformance.checks import judge
     from conformance.core import astguard
@@ -128,8 +118,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from conformance.target.profile import load_profile
 
     astguard.install()  # the contract phase parses in background threads (see astguard)
-    profile = load_profile(Path(config.getoption("pc_profile")),
-                           base_url=config.getoption("pc_base_url"))
+    handover = _handover(config)
+    profile = handover.profile if handover is not None and handover.profile is not None \
+        else load_profile(given.profile, base_url=given.base_url)
     state_holder: dict = {}
 
     def recorder(exchange) -> None:
@@ -142,24 +133,15 @@ def pytest_configure(config: pytest.Config) -> None:
         if state is not None and state.answers is not None:
             state.answers.observe(method, path, response, exchange)
 
-    target = client_mod.TargetClient(profile, allow_mutations=config.getoption(
-        "pc_allow_mutations"), recorder=recorder, observer=observer)
+    target = client_mod.TargetClient(profile, allow_mutations=given.allow_mutations,
+                                     recorder=recorder, observer=observer)
     state = RunState(
-        profile=profile, client=target, collector=results.Collector(),
+        profile=profile, client=target, collector=Collector(),
         budget=spending.Budget(profile.budget_max_points), undo=spending.UndoLog(),
         otp=hooks.OtpSource(profile, target) if profile.otp else None,
         balances=hooks.BalanceSource(profile, target),
         clock=hooks.Clock(profile, target),
-        options={
-            "strict": config.getoption("pc_strict"),
-            "allow_mutations": config.getoption("pc_allow_mutations"),
-            "max_examples": config.getoption("pc_max_examples"),
-            "seed": config.getoption("pc_seed"),
-            "workers": config.getoption("pc_workers"),
-            "max_wait": config.getoption("pc_max_wait"),
-            "suite": config.getoption("pc_suite"),
-            "only": set(config.getoption("pc_only")),
-        },
+        options=given.as_state(),
     )
     state.answers = judge.AnswerLog(judge.Judge(strict=state.options["strict"]),
                                     state.collector,
@@ -230,7 +212,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         r.id: "not selected (--only)" if only and r.id not in only
         else f"not selected (--suite {suite})"
         for r in catalog.requirements() if r.id not in carried}
-    # Scenarios first: the contract phase runs behind them in the background (test_contract).
+    # Scenarios first: the contract phase runs behind them in the background (contract_phase).
     items[:] = sorted(keep, key=lambda item: bool(item.get_closest_marker("contract_phase")))
 
 
@@ -240,10 +222,10 @@ def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
     # An xdist worker fuzzes only what it is handed, so it runs each contract test inline.
     if state is not None and getattr(session.config, "workerinput", None) is None \
             and not session.config.getoption("collectonly"):
-        from conformance.suite import test_contract
+        from conformance.suite import contract_phase
 
         contract = [item for item in session.items if item.get_closest_marker("contract_phase")]
-        state.prefetch = test_contract.prefetch(state, contract)
+        state.prefetch = contract_phase.prefetch(state, contract)
     outcome = yield
     if state is not None and outcome.excinfo is not None \
             and isinstance(outcome.excinfo[1], KeyboardInterrupt):
@@ -351,22 +333,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report_dir = session.config.getoption("pc_report_dir")
     if report_dir is None:
         return
-    from conformance.report import fingerprint, writer
-    from conformance.run import selftest
+    from conformance.report import fingerprint, selftest_score, writer
     from conformance.specs import openapi
 
     baseline_path = session.config.getoption("pc_baseline")
-    baseline = results.Baseline.load(baseline_path) if baseline_path else None
+    baseline = Baseline.load(baseline_path) if baseline_path else None
     result = state.collector.build(
         target=state.profile.base_url, started_at=state.started_at,
         finished_at=datetime.now(UTC), suite_version=__version__,
         spec_version=openapi.spec_version(), strict=state.options["strict"],
         aborted_reason=session.config.stash.get(ABORT_KEY, None), baseline=baseline,
-        not_selected=state.not_selected, selftest=selftest.last_score(),
+        not_selected=state.not_selected, selftest=selftest_score.last_score(),
         fingerprint=fingerprint.of_run(seed=state.options["seed"], options=_fingerprint_options(
             state.options, session.config), profile=state.profile.redacted_dict()),
     )
     writer.write_reports(result, Path(report_dir), pytest_html="pytest-report.html")
+    handover = _handover(session.config)
+    if handover is not None:
+        handover.result = result
 
 
 def _fingerprint_options(options: dict, config: pytest.Config) -> dict:
@@ -388,6 +372,23 @@ def pytest_testnodedown(node, error) -> None:
         state.collector.merge(exported)
     if error:
         node.config.stash[ABORT_KEY] = f"an xdist worker stopped: {error}"
+
+
+@dataclass(eq=False)  # a plugin object: pytest keeps its plugins in a set
+class Handover:
+    """What the runner and the session pass each other (``pytest.main(plugins=[handover])``):
+    the profile the runner loaded and checked, and the session's RunResult, so that neither
+    loads the profile again nor reads results.json back from disk."""
+
+    profile: Profile | None = None
+    result: results.RunResult | None = None
+
+
+def _handover(config: pytest.Config) -> Handover | None:
+    for registered in config.pluginmanager.get_plugins():
+        if isinstance(registered, Handover):
+            return registered
+    return None
 
 
 ABORT_KEY = pytest.StashKey[str]()

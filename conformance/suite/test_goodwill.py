@@ -11,8 +11,15 @@ from typing import Any
 
 import pytest
 
-from conformance.suite import steps_v2
-from conformance.suite.steps import Answer, expect, note, require_balance
+from conformance.suite.steps import goodwill, transfer
+from conformance.suite.steps.common import (
+    Answer,
+    expect,
+    mutates,
+    note,
+    points_multiple,
+    require_balance,
+)
 from conformance.target.client import ORG_ID_HEADER, UI_TOKEN_HEADER
 
 TASK = "IntouchAPITask-Payload"
@@ -21,8 +28,8 @@ SAMPLE_EARNING_ID = 382332518
 
 
 def _document(pc, user_id: int, label: str) -> dict[str, Any]:
-    return steps_v2.goodwill_document(pc, user_id, steps_v2.small_points(pc),
-                                      authorization=steps_v2.fake_authorization(label))
+    return goodwill.goodwill_document(pc, user_id, points_multiple(pc),
+                                      authorization=goodwill.fake_authorization(label))
 
 
 def _require_authorized(answer: Answer) -> None:
@@ -46,24 +53,24 @@ def _refused(answer: Answer) -> bool:
     """Refused for the body (a 4xx other than 401, or errors[]), and no request created."""
     body_errors = isinstance(answer.body, dict) and bool(answer.body.get("errors"))
     return ((400 <= answer.status < 500 and answer.status != 401) or body_errors) \
-        and not steps_v2.goodwill_created(answer)
+        and not goodwill.goodwill_created(answer)
 
 
 def _describe(answer: Answer) -> str:
-    data = steps_v2.goodwill_data(answer)
+    data = goodwill.goodwill_data(answer)
     gist = {k: data[k] for k in ("requestId", "requestType", "state") if k in data}
     return f"HTTP {answer.status}, codes {answer.codes}" + (f", {gist}" if gist else "")
 
 
 @pytest.mark.requirement("GW-01")
-@steps_v2.mutates
+@mutates
 def test_complete_goodwill_request_is_pending(pc):
-    user_id = steps_v2.require_goodwill_user(pc)
+    user_id = goodwill.require_goodwill_user(pc)
     document = _document(pc, user_id, "gw01")
-    answer = steps_v2.goodwill_request(pc, document)
+    answer = goodwill.goodwill_request(pc, document)
     _require_authorized(answer)
-    data = steps_v2.goodwill_data(answer)
-    expect(steps_v2.goodwill_created(answer), "a non-empty requestId, no errors",
+    data = goodwill.goodwill_data(answer)
+    expect(goodwill.goodwill_created(answer), "a non-empty requestId, no errors",
            _describe(answer))
     expect(data.get("requestType") == "goodwill-points", "requestType goodwill-points",
            f"requestType {data.get('requestType')!r}")
@@ -83,17 +90,17 @@ def test_complete_goodwill_request_is_pending(pc):
 
 
 @pytest.mark.requirement("GW-02")
-@steps_v2.mutates
+@mutates
 def test_goodwill_request_missing_a_mandatory_field_is_refused(pc):
-    user_id = steps_v2.require_goodwill_user(pc)
+    user_id = goodwill.require_goodwill_user(pc)
     without_till = _document(pc, user_id, "gw02")
     del without_till["entityInfo"]["tillId"]
     without_reason = _document(pc, user_id, "gw02")
     del without_reason["payload"][TASK]["body"]["reason"]
     answers = {
-        "entityInfo.tillId": steps_v2.goodwill_request(
+        "entityInfo.tillId": goodwill.goodwill_request(
             pc, without_till, what="goodwill request without entityInfo.tillId"),
-        f"payload.{TASK}.body.reason": steps_v2.goodwill_request(
+        f"payload.{TASK}.body.reason": goodwill.goodwill_request(
             pc, without_reason, what="goodwill request without body.reason"),
     }
     for answer in answers.values():
@@ -105,28 +112,28 @@ def test_goodwill_request_missing_a_mandatory_field_is_refused(pc):
 
 
 @pytest.mark.requirement("GW-03")
-@steps_v2.mutates
+@mutates
 def test_pending_goodwill_request_credits_nothing(pc):
-    user_id = steps_v2.require_goodwill_user(pc)
+    user_id = goodwill.require_goodwill_user(pc)
     before = require_balance(pc, "spender")
-    answer = steps_v2.goodwill_request(pc, _document(pc, user_id, "gw03"))
+    answer = goodwill.goodwill_request(pc, _document(pc, user_id, "gw03"))
     after = require_balance(pc, "spender")
     _require_authorized(answer)
-    if not steps_v2.goodwill_created(answer):
+    if not goodwill.goodwill_created(answer):
         pytest.fail(f"the goodwill request was not created ({_describe(answer)}), so there is "
                     "no pending request to judge")
-    state = steps_v2.goodwill_data(answer).get("state")
-    note(pc, f"goodwill request {steps_v2.goodwill_data(answer).get('requestId')} for "
-             f"{steps_v2.small_points(pc)} points, state {state!r}")
+    state = goodwill.goodwill_data(answer).get("state")
+    note(pc, f"goodwill request {goodwill.goodwill_data(answer).get('requestId')} for "
+             f"{points_multiple(pc)} points, state {state!r}")
     expect(after == before, f"the spender's balance unchanged at {before} while the request "
            "is pending", f"balance {after}", balance_before=before, balance_after=after)
 
 
 @pytest.mark.requirement("GW-04")
-@steps_v2.mutates
+@mutates
 def test_goodwill_request_needs_ui_token_and_org_id(pc):
-    valid = steps_v2.goodwill_headers(pc)
-    user_id = steps_v2.user_id(pc, "spender")
+    valid = goodwill.goodwill_headers(pc)
+    user_id = transfer.user_id(pc, "spender")
     if user_id is None:
         user_id = SAMPLE_EARNING_ID
         note(pc, "the spender's user id is unknown: the requests name the seed sample's customer"
@@ -141,7 +148,7 @@ def test_goodwill_request_needs_ui_token_and_org_id(pc):
     }
     wrong = []
     for what, headers in variants.items():
-        answer = steps_v2.goodwill_request(pc, document, headers=headers,
+        answer = goodwill.goodwill_request(pc, document, headers=headers,
                                            what=f"goodwill request with {what}")
         if answer.status != 401:
             wrong.append(f"with {what}: {_describe(answer)}")

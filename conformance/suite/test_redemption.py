@@ -11,10 +11,13 @@ from typing import Any
 
 import pytest
 
-from conformance.suite import plugin, steps
+from conformance.suite import plugin
+from conformance.suite.steps import common
+from conformance.suite.steps import redemption as rdm
+from conformance.target import bodies
 
 # The insufficient-points codes RDM-06 accepts; a racing redemption may be refused with these.
-LOW_BALANCE_CODES = steps.catalog_codes("RDM-06")
+LOW_BALANCE_CODES = common.catalog_codes("RDM-06")
 RACE_THREADS = 8
 RACE_DEADLINE_S = 10.0
 
@@ -22,22 +25,22 @@ RACE_DEADLINE_S = 10.0
 def _refused_by_isredeemable_and_redeem(pc, req_id: str, role: str, points: int,
                                         code: str, **item: Any) -> None:
     """isredeemable and redeem both refuse ``points`` with one of ``req_id``'s codes; unchanged."""
-    accepted = steps.catalog_codes(req_id)
-    before = steps.observed_balance(pc, role)
-    check = steps.is_redeemable(pc, role, points)
-    answer = steps.redeem(pc, role, points, code, **item)
-    after = steps.observed_balance(pc, role)
-    steps.give_back(pc, role, answer)
-    steps.expect_not_redeemable(f"isredeemable {points}", check, accepted,
-                                balance_before=before, balance_after=after)
-    steps.expect_refused(f"redeem {points}", answer, accepted, balance_before=before,
-                         balance_after=after)
-    steps.expect_unchanged(before, after)
+    accepted = common.catalog_codes(req_id)
+    before = common.observed_balance(pc, role)
+    check = rdm.is_redeemable(pc, role, points)
+    answer = rdm.redeem(pc, role, points, code, **item)
+    after = common.observed_balance(pc, role)
+    rdm.reverse_wrongful_redemption(pc, role, answer)
+    rdm.expect_not_redeemable(f"isredeemable {points}", check, accepted,
+                              balance_before=before, balance_after=after)
+    common.expect_refused(f"redeem {points}", answer, accepted, balance_before=before,
+                          balance_after=after)
+    common.expect_unchanged(before, after)
 
 
 def _within_spender_balance(pc, points: int) -> None:
     """Skip when the spender cannot cover ``points``: the amount would break two rules."""
-    known = steps.balance(pc, "spender")
+    known = common.balance(pc, "spender")
     if known is not None and points > known:
         pytest.skip(f"the spender's balance {known} is below {points}, so the amount would also "
                     "break the balance rule (DC-14)")
@@ -45,37 +48,37 @@ def _within_spender_balance(pc, points: int) -> None:
 
 @pytest.mark.requirement("RDM-01")
 def test_valid_amount_within_the_balance_is_redeemable(pc):
-    points = steps.valid_amount(pc)
+    points = common.valid_amount(pc)
     _within_spender_balance(pc, points)
-    answer = steps.is_redeemable(pc, "spender", points)
-    steps.expect(answer.code == 800, f"isredeemable {points}: item_status 800",
-                 steps.received(answer))
-    flag = steps.redeemable_flag(answer)
-    steps.expect(flag is True, "is_redeemable true", f"is_redeemable {flag}")
+    answer = rdm.is_redeemable(pc, "spender", points)
+    common.expect(answer.code == 800, f"isredeemable {points}: item_status 800",
+                  common.received(answer))
+    flag = rdm.redeemable_flag(answer)
+    common.expect(flag is True, "is_redeemable true", f"is_redeemable {flag}")
 
 
 @pytest.mark.requirement("RDM-02")
 def test_redeem_with_a_valid_code_deducts_exactly_the_amount(pc):
     points = pc.profile.program.min_redeem
-    before = steps.require_balance(pc, "spender")
-    answer = steps.redeem_with_fresh_code(pc, "spender", points)
-    after = steps.require_balance(pc, "spender")
-    block = steps.bodies.redeemed_block(answer.body) or {}
-    steps.expect(answer.code == 800, "item_status 800", f"code {answer.code}",
-                 balance_before=before, balance_after=after)
-    steps.expect(steps.redemption_id(answer) not in (None, ""), "a non-empty redemption_id",
-                 repr(steps.redemption_id(answer)))
-    redeemed = steps.bodies.as_int(block.get("points_redeemed"))
-    steps.expect(redeemed == points, f"points_redeemed {points}", f"points_redeemed {redeemed}")
-    steps.expect(after == before - points, f"balance {before} - {points} = {before - points}",
-                 f"balance {after}", balance_before=before, balance_after=after)
+    before = common.require_balance(pc, "spender")
+    answer = rdm.redeem_with_fresh_code(pc, "spender", points)
+    after = common.require_balance(pc, "spender")
+    block = bodies.redeemed_block(answer.body) or {}
+    common.expect(answer.code == 800, "item_status 800", f"code {answer.code}",
+                  balance_before=before, balance_after=after)
+    common.expect(rdm.redemption_id(answer) not in (None, ""), "a non-empty redemption_id",
+                  repr(rdm.redemption_id(answer)))
+    redeemed = bodies.as_int(block.get("points_redeemed"))
+    common.expect(redeemed == points, f"points_redeemed {points}", f"points_redeemed {redeemed}")
+    common.expect(after == before - points, f"balance {before} - {points} = {before - points}",
+                  f"balance {after}", balance_before=before, balance_after=after)
 
 
 def _spender_is_refused(pc, req_id: str, points: int) -> None:
     """The spender, holding enough and with a valid code, is refused ``points`` by the rule."""
     _within_spender_balance(pc, points)
-    steps.afford(pc, points, req_id)
-    code = steps.fresh_code(pc, "spender", points)
+    common.afford(pc, points, req_id)
+    code = rdm.fresh_code(pc, "spender", points)
     _refused_by_isredeemable_and_redeem(pc, req_id, "spender", points, code)
 
 
@@ -88,24 +91,24 @@ def test_the_success_answers_come_in_xml_too(pc):
     the XSD (and the refusals the scenarios provoke in JSON against the JSON Schema) by the
     run's judge, which records CON-01/CON-02 for every answer. Here only the path is taken.
     """
-    points = steps.valid_amount(pc)
+    points = common.valid_amount(pc)
     _within_spender_balance(pc, points)
-    steps.afford(pc, points, "CON-02")
-    check = steps.is_redeemable(pc, "spender", points, format="xml")
-    issued = steps.validation_code(pc, "spender", points, fmt="xml")
-    answer = steps.redeem(pc, "spender", points, steps.otp(pc, "spender"), fmt="xml")
+    common.afford(pc, points, "CON-02")
+    check = rdm.is_redeemable(pc, "spender", points, format="xml")
+    issued = rdm.validation_code(pc, "spender", points, fmt="xml")
+    answer = rdm.redeem(pc, "spender", points, rdm.otp(pc, "spender"), fmt="xml")
     for what, got in (("isredeemable", check), ("validationcode", issued), ("redeem", answer)):
-        steps.note(pc, f"{what} in format=xml answered HTTP {got.status}, code {got.code}")
+        common.note(pc, f"{what} in format=xml answered HTTP {got.status}, code {got.code}")
 
 
 @pytest.mark.requirement("RDM-03")
 def test_amount_not_a_multiple_is_refused(pc):
-    step, program = steps.points_step(pc), pc.profile.program
+    step, program = common.points_multiple(pc), pc.profile.program
     if step <= 1:
         plugin.not_applicable(f"program.points_multiple is {program.points_multiple}, so "
                               "every whole amount is a multiple")
     # One past a valid amount: within minimum and maximum, so only the multiple rule breaks.
-    candidates = itertools.chain([steps.round_up(max(program.min_redeem, 1), step) + 1],
+    candidates = itertools.chain([common.round_up(max(program.min_redeem, 1), step) + 1],
                                  range(max(program.min_redeem, 1), program.max_redeem + 1))
     points = next((p for p in candidates if p % step and program.min_redeem <= p
                    <= program.max_redeem), None)
@@ -117,7 +120,7 @@ def test_amount_not_a_multiple_is_refused(pc):
 
 @pytest.mark.requirement("RDM-04")
 def test_amount_below_the_minimum_is_refused(pc):
-    step, program = steps.points_step(pc), pc.profile.program
+    step, program = common.points_multiple(pc), pc.profile.program
     points = (program.min_redeem - 1) // step * step  # the largest multiple below the minimum
     if points < 1:
         pytest.skip(f"no positive multiple of {step} lies below min_redeem {program.min_redeem}")
@@ -126,9 +129,9 @@ def test_amount_below_the_minimum_is_refused(pc):
 
 @pytest.mark.requirement("RDM-05")
 def test_amount_above_the_maximum_is_refused(pc):
-    step, program = steps.points_step(pc), pc.profile.program
+    step, program = common.points_multiple(pc), pc.profile.program
     points = (program.max_redeem // step + 1) * step  # the smallest multiple above the maximum
-    known = steps.balance(pc, "spender")
+    known = common.balance(pc, "spender")
     if known is None and points > pc.budget.max_points:
         pytest.skip(f"without a balance hook only the profile's promise (spender holds at least "
                     f"budget.max_points {pc.budget.max_points}) says the spender can cover "
@@ -138,103 +141,103 @@ def test_amount_above_the_maximum_is_refused(pc):
 
 @pytest.mark.requirement("RDM-06")
 def test_amount_above_the_balance_is_refused(pc):
-    step, program = steps.points_step(pc), pc.profile.program
-    known = steps.balance(pc, "low_balance")
+    step, program = common.points_multiple(pc), pc.profile.program
+    known = common.balance(pc, "low_balance")
     largest = program.max_redeem // step * step
     if known is None:
         # The profile promises min_redeem <= balance < max_redeem for this role.
         points = largest
-        steps.note(pc, f"no balance hook: relying on the profile's promise that the low_balance "
-                       f"customer holds less than {points}")
+        common.note(pc, f"no balance hook: relying on the profile's promise that the low_balance "
+                        f"customer holds less than {points}")
     else:
-        points = max(steps.round_up(known + 1, step), steps.round_up(program.min_redeem, step))
+        points = max(common.round_up(known + 1, step), common.round_up(program.min_redeem, step))
     if points > largest or points < program.min_redeem or points <= 0:
         pytest.skip(f"the low_balance customer's balance {known} leaves no multiple of {step} "
                     f"above it within max_redeem {program.max_redeem}")
-    steps.afford(pc, points, "RDM-06")
-    code = steps.fresh_code(pc, "low_balance", points)
+    common.afford(pc, points, "RDM-06")
+    code = rdm.fresh_code(pc, "low_balance", points)
     _refused_by_isredeemable_and_redeem(pc, "RDM-06", "low_balance", points, code)
 
 
 @pytest.mark.requirement("RDM-07")
 def test_fraud_customer_cannot_redeem(pc):
-    points = steps.valid_amount(pc)
-    known = steps.balance(pc, "fraud")
+    points = common.valid_amount(pc)
+    known = common.balance(pc, "fraud")
     if known is not None and points > known:
         pytest.skip(f"the fraud customer's balance {known} is below {points}, so the amount "
                     "would also break the balance rule (DC-14)")
-    steps.afford(pc, points, "RDM-07")
-    code = steps.code_if_issued(pc, "fraud", points)
+    common.afford(pc, points, "RDM-07")
+    code = rdm.code_if_issued(pc, "fraud", points)
     _refused_by_isredeemable_and_redeem(pc, "RDM-07", "fraud", points, code)
 
 
 @pytest.mark.requirement("RDM-08")
 def test_customer_not_enrolled_cannot_redeem(pc):
-    points = steps.valid_amount(pc)
-    steps.afford(pc, points, "RDM-08")
+    points = common.valid_amount(pc)
+    common.afford(pc, points, "RDM-08")
     # A campaign-only customer may hold no loyalty points at all, so the amount may exceed its
     # balance; the catalog still expects the enrolment refusal.
-    code = steps.code_if_issued(pc, "not_enrolled", points)
+    code = rdm.code_if_issued(pc, "not_enrolled", points)
     _refused_by_isredeemable_and_redeem(pc, "RDM-08", "not_enrolled", points, code)
 
 
 @pytest.mark.requirement("RDM-09")
 def test_unregistered_customer_is_not_found(pc):
-    points = steps.valid_amount(pc)
-    steps.afford(pc, points, "RDM-09")
-    accepted = steps.catalog_codes("RDM-09")
-    steps.note(pc, "an unregistered customer has no balance to observe and no code to read; "
-                   f"redeem is sent with the placeholder {steps.PLACEHOLDER_CODE!r}")
-    issued = steps.validation_code(pc, "unknown", points)
-    check = steps.is_redeemable(pc, "unknown", points)
-    answer = steps.redeem(pc, "unknown", points, steps.PLACEHOLDER_CODE)
-    steps.expect_refused("validationcode", issued, accepted)
-    steps.expect_not_redeemable(f"isredeemable {points}", check, accepted)
-    steps.expect_refused(f"redeem {points}", answer, accepted)
+    points = common.valid_amount(pc)
+    common.afford(pc, points, "RDM-09")
+    accepted = common.catalog_codes("RDM-09")
+    common.note(pc, "an unregistered customer has no balance to observe and no code to read; "
+                    f"redeem is sent with the placeholder {rdm.PLACEHOLDER_CODE!r}")
+    issued = rdm.validation_code(pc, "unknown", points)
+    check = rdm.is_redeemable(pc, "unknown", points)
+    answer = rdm.redeem(pc, "unknown", points, rdm.PLACEHOLDER_CODE)
+    common.expect_refused("validationcode", issued, accepted)
+    rdm.expect_not_redeemable(f"isredeemable {points}", check, accepted)
+    common.expect_refused(f"redeem {points}", answer, accepted)
 
 
 @pytest.mark.requirement("RDM-10")
 def test_zero_or_negative_amounts_are_refused(pc):
-    accepted = steps.catalog_codes("RDM-10")
-    code = steps.fresh_code(pc, "spender", steps.valid_amount(pc))
-    before = steps.observed_balance(pc, "spender")
+    accepted = common.catalog_codes("RDM-10")
+    code = rdm.fresh_code(pc, "spender", common.valid_amount(pc))
+    before = common.observed_balance(pc, "spender")
     answers = []
-    for points in (0, -steps.valid_amount(pc)):
-        answers.append((f"isredeemable {points}", True, steps.is_redeemable(pc, "spender", points)))
-        answers.append((f"redeem {points}", False, steps.redeem(pc, "spender", points, code)))
-    after = steps.observed_balance(pc, "spender")
+    for points in (0, -common.valid_amount(pc)):
+        answers.append((f"isredeemable {points}", True, rdm.is_redeemable(pc, "spender", points)))
+        answers.append((f"redeem {points}", False, rdm.redeem(pc, "spender", points, code)))
+    after = common.observed_balance(pc, "spender")
     for _, is_check, answer in answers:
         if not is_check:
-            steps.give_back(pc, "spender", answer)
+            rdm.reverse_wrongful_redemption(pc, "spender", answer)
     for what, is_check, answer in answers:
         if is_check:
-            steps.expect_not_redeemable(what, answer, accepted, http_4xx=True,
-                                        balance_before=before, balance_after=after)
+            rdm.expect_not_redeemable(what, answer, accepted, http_4xx=True,
+                                      balance_before=before, balance_after=after)
         else:
-            steps.expect_refused(what, answer, accepted, http_4xx=True, balance_before=before,
-                                 balance_after=after)
-    steps.expect_unchanged(before, after)
+            common.expect_refused(what, answer, accepted, http_4xx=True, balance_before=before,
+                                  balance_after=after)
+    common.expect_unchanged(before, after)
 
 
 @pytest.mark.requirement("RDM-11")
 def test_unparseable_redemption_time_is_refused(pc):
-    points = steps.valid_amount(pc)
+    points = common.valid_amount(pc)
     _within_spender_balance(pc, points)
-    accepted = steps.catalog_codes("RDM-11")
+    accepted = common.catalog_codes("RDM-11")
     # A date that does not exist in the documented shape, then something not in the shape at all.
     times = ("2023-02-30 10:00:00", "yesterday at noon")
-    steps.afford(pc, points * len(times), "RDM-11")
-    before = steps.observed_balance(pc, "spender")
-    answers = [(when, steps.redeem(pc, "spender", points, steps.fresh_code(pc, "spender", points),
-                                   redemption_time=when)) for when in times]
-    after = steps.observed_balance(pc, "spender")
+    common.afford(pc, points * len(times), "RDM-11")
+    before = common.observed_balance(pc, "spender")
+    answers = [(when, rdm.redeem(pc, "spender", points, rdm.fresh_code(pc, "spender", points),
+                                 redemption_time=when)) for when in times]
+    after = common.observed_balance(pc, "spender")
     for _, answer in answers:
-        steps.give_back(pc, "spender", answer)
+        rdm.reverse_wrongful_redemption(pc, "spender", answer)
     for when, answer in answers:
         # An unparseable time breaks the schema: a validating gateway's bare 4xx is a refusal.
-        steps.expect_refused(f"redeem with redemption_time {when!r}", answer, accepted,
-                             http_4xx=True, balance_before=before, balance_after=after)
-    steps.expect_unchanged(before, after)
+        common.expect_refused(f"redeem with redemption_time {when!r}", answer, accepted,
+                              http_4xx=True, balance_before=before, balance_after=after)
+    common.expect_unchanged(before, after)
 
 
 class _Race:
@@ -247,7 +250,7 @@ class _Race:
         self.max_attempts = 4 * threads * (limit + 1)
         self.deadline = time.monotonic() + RACE_DEADLINE_S
         self.attempts = 0
-        self.successes: list[steps.Answer] = []
+        self.successes: list[common.Answer] = []
         self.refusals: Counter[int | None] = Counter()
         self.unexpected: list[str] = []
         self.codes_lost = 0
@@ -262,7 +265,7 @@ class _Race:
             self.attempts += 1
             return True
 
-    def settle(self, answer: steps.Answer) -> bool:
+    def settle(self, answer: common.Answer) -> bool:
         """Book an answer; whether its thread should go on redeeming."""
         with self._lock:
             if answer.code == 800:
@@ -272,7 +275,7 @@ class _Race:
             if answer.code == 808:
                 return True  # another thread used the customer's code first: get a new one
             if answer.code not in LOW_BALANCE_CODES:
-                self.unexpected.append(steps.received(answer))
+                self.unexpected.append(common.received(answer))
             return False
 
     @property
@@ -285,27 +288,27 @@ def _redeem_until_refused(pc, race: _Race, points: int, go: threading.Event) -> 
     pc.reset_evidence()  # evidence is per thread: hand this thread's back to the test
     go.wait(5)
     while race.next_attempt():
-        issued = steps.validation_code(pc, "low_balance", points)
-        if issued.code not in steps.ISSUED:
+        issued = rdm.validation_code(pc, "low_balance", points)
+        if issued.code not in rdm.ISSUED:
             race.settle(issued)
             break
-        code = pc.otp.get(steps.identifier(pc, "low_balance"), "redeem")
+        code = pc.otp.get(common.identifier(pc, "low_balance"), "redeem")
         if not code:
             race.codes_lost += 1  # another thread used it between issue and read: again
             continue
-        if not race.settle(steps.redeem(pc, "low_balance", points, code, book=False)):
+        if not race.settle(rdm.redeem(pc, "low_balance", points, code, book=False)):
             break
     return list(pc.evidence)
 
 
 @pytest.mark.requirement("RDM-12")
 def test_concurrent_redemptions_never_overdraw(pc):
-    points = steps.valid_amount(pc)
+    points = common.valid_amount(pc)
     if pc.otp is None:
         pytest.skip("the profile configures no OTP source (otp)")
     if pc.otp.source == "prompt":
         pytest.skip("otp.source is prompt: racing threads cannot each ask a person for a code")
-    before = steps.require_balance(pc, "low_balance")
+    before = common.require_balance(pc, "low_balance")
     limit = before // points
     if before < 0:
         pytest.skip(f"the low_balance customer's balance is already negative ({before}) before "
@@ -316,7 +319,7 @@ def test_concurrent_redemptions_never_overdraw(pc):
     threads = max(2, min(RACE_THREADS, limit + 1))  # together they ask for more than the balance
     # The threads stop starting attempts once more than `limit` succeeded, so at most
     # `limit + threads` can succeed even on a target that overdraws: reserve that up front.
-    steps.afford(pc, (limit + threads) * points, "RDM-12")
+    common.afford(pc, (limit + threads) * points, "RDM-12")
     pc.budget.spend((limit + threads) * points,
                     f"RDM-12: {threads} threads redeeming {points} from low_balance")
     race, go = _Race(limit, threads), threading.Event()
@@ -326,36 +329,37 @@ def test_concurrent_redemptions_never_overdraw(pc):
         go.set()
         for future in futures:
             pc.evidence.extend(future.result())
-    after = steps.require_balance(pc, "low_balance")
-    redeemed = [steps.bodies.as_int((steps.bodies.redeemed_block(a.body) or {})
-                                      .get("points_redeemed")) for a in race.successes]
+    after = common.require_balance(pc, "low_balance")
+    redeemed = [bodies.as_int((bodies.redeemed_block(a.body) or {})
+                                .get("points_redeemed")) for a in race.successes]
     redeemed = [points if value is None else value for value in redeemed]
     total = sum(redeemed)
     if pc.profile.program.reversal_enabled:
         # Give the points back now rather than at the end of the run: later scenarios read
         # this customer's balance.
         for answer, value in zip(race.successes, redeemed, strict=True):
-            steps.reverse(pc, "low_balance", steps.redemption_id(answer), value)
-    reported = [steps.bodies.as_int((steps.bodies.redeemed_block(a.body) or {})
-                                      .get("balance")) for a in race.successes]
-    steps.note(pc, f"{threads} threads, {race.attempts} attempts of {points}: "
-                   f"{len(race.successes)} succeeded ({total} points), refusals by code "
-                   f"{dict(race.refusals)}, {race.codes_lost} codes used by another thread "
-                   f"before this one read them; balance {before} -> {after}")
+            rdm.reverse(pc, "low_balance", rdm.redemption_id(answer), value)
+    reported = [bodies.as_int((bodies.redeemed_block(a.body) or {})
+                                .get("balance")) for a in race.successes]
+    common.note(pc, f"{threads} threads, {race.attempts} attempts of {points}: "
+                    f"{len(race.successes)} succeeded ({total} points), refusals by code "
+                    f"{dict(race.refusals)}, {race.codes_lost} codes used by another thread "
+                    f"before this one read them; balance {before} -> {after}")
     books = {"balance_before": before, "balance_after": after}
-    steps.expect(after >= 0, "the balance never negative", f"balance {after}", **books)
+    common.expect(after >= 0, "the balance never negative", f"balance {after}", **books)
     negative = [value for value in reported if value is not None and value < 0]
-    steps.expect(not negative, "no redeem answer reporting a negative balance",
-                 f"balances reported {negative}", **books)
-    steps.expect(len(race.successes) <= limit,
-                 f"at most {limit} redemptions of {points} succeed on a balance of {before}",
-                 f"{len(race.successes)} succeeded ({total} points)", **books)
-    steps.expect(before - after == total,
-                 f"the balance drops by the {total} points the successful redemptions took",
-                 f"it dropped by {before - after}", **books)
-    steps.expect(not race.unexpected, f"redemptions refused only with {LOW_BALANCE_CODES} once "
-                                      "the balance ran out (808 when another thread used the code)",
-                 "; ".join(race.unexpected), **books)
+    common.expect(not negative, "no redeem answer reporting a negative balance",
+                  f"balances reported {negative}", **books)
+    common.expect(len(race.successes) <= limit,
+                  f"at most {limit} redemptions of {points} succeed on a balance of {before}",
+                  f"{len(race.successes)} succeeded ({total} points)", **books)
+    common.expect(before - after == total,
+                  f"the balance drops by the {total} points the successful redemptions took",
+                  f"it dropped by {before - after}", **books)
+    common.expect(not race.unexpected,
+                  f"redemptions refused only with {LOW_BALANCE_CODES} once the balance ran out "
+                  "(808 when another thread used the code)",
+                  "; ".join(race.unexpected), **books)
     if not race.balance_refusals:
         pytest.fail(f"inconclusive: no racing redemption was refused for the balance within "
                     f"{race.attempts} attempts, so together they never exceeded it")

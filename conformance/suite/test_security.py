@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from conformance.checks.fuzz import LEAK_PATTERN  # one definition of a leak, shared with fuzzing
-from conformance.suite import steps_v2
-from conformance.suite.steps import expect, identifier, note
+from conformance.suite.steps import goodwill, transfer
+from conformance.suite.steps.common import expect, identifier, note, points_multiple
+from conformance.target.client import MUTATIONS_REFUSED
 from conformance.target.profile import ProfileError
 from conformance.target.redaction import REDACTOR
 
@@ -43,27 +44,27 @@ def _echoes_a_credential(response: Any) -> bool:
 
 @pytest.mark.requirement("SEC-01")
 def test_responses_do_not_echo_credentials(pc):
-    points = steps_v2.small_points(pc)
+    points = points_multiple(pc)
     spender = identifier(pc, "spender")
     # Registered with the redactor before it is sent, so no report of ours can carry it either.
-    fake = steps_v2.fake_authorization("sec01")
+    fake = goodwill.fake_authorization("sec01")
     answers: list[tuple[str, Any]] = [
         ("isredeemable", pc.client.request(
             "GET", ISREDEEMABLE_PATH, note="isredeemable (credential echo check)",
             params={spender.key: spender.value, "points": pc.profile.program.min_redeem,
                     "format": "json"})),
         ("isTransferrable", pc.client.request(
-            "POST", steps_v2.TRANSFER_CHECK_PATH, note="isTransferrable (credential echo check)",
-            json=steps_v2.transfer_body(pc, "spender", "receiver", points))),
+            "POST", transfer.TRANSFER_CHECK_PATH, note="isTransferrable (credential echo check)",
+            json=transfer.transfer_body(pc, "spender", "receiver", points))),
     ]
-    history = steps_v2.ENTITY_TYPES.get(spender.key)
+    history = transfer.ENTITY_TYPES.get(spender.key)
     if history is not None:
         answers.append(("transfer history", pc.client.request(
-            "GET", steps_v2.TRANSFER_PATH, note="transfer history (credential echo check)",
+            "GET", transfer.TRANSFER_PATH, note="transfer history (credential echo check)",
             params={"identifierName": history, "identifierValue": spender.value,
                     "userEntityType": "CUSTOMER"})))
     if not pc.client.mutations_allowed:
-        note(pc, f"goodwill not tried ({steps_v2.MUTATIONS_REFUSED}): the echo of a credential "
+        note(pc, f"goodwill not tried ({MUTATIONS_REFUSED}): the echo of a credential "
                  "inside a goodwill task was not checked")
     else:
         try:
@@ -71,10 +72,10 @@ def test_responses_do_not_echo_credentials(pc):
         except ProfileError as exc:
             note(pc, f"goodwill not tried: {exc}")
         else:
-            user_id = steps_v2.user_id(pc, "spender") or SAMPLE_EARNING_ID
-            document = steps_v2.goodwill_document(pc, user_id, points, authorization=fake)
+            user_id = transfer.user_id(pc, "spender") or SAMPLE_EARNING_ID
+            document = goodwill.goodwill_document(pc, user_id, points, authorization=fake)
             answers.append(("goodwill (a recognisable fake Authorization in the task headers)",
-                            steps_v2.goodwill_response(
+                            goodwill.goodwill_response(
                                 pc, document, what="goodwill request (credential echo check)")))
     echoing = [what for what, response in answers if _echoes_a_credential(response)]
     expect(not echoing, "no answer carries a credential the suite sent (Basic credentials, the "
@@ -87,22 +88,22 @@ def test_error_bodies_leak_no_internals(pc):
     spender = identifier(pc, "spender")
     broken = {"data": BROKEN_JSON, "headers": JSON_HEADERS}
     calls: list[tuple[str, str, str, dict[str, Any]]] = [
-        ("isTransferrable with a broken JSON body", "POST", steps_v2.TRANSFER_CHECK_PATH, broken),
+        ("isTransferrable with a broken JSON body", "POST", transfer.TRANSFER_CHECK_PATH, broken),
         ("userGroup2/isTransferrable with a broken JSON body", "POST",
-         steps_v2.GROUP_CHECK_PATH, broken),
+         transfer.GROUP_CHECK_PATH, broken),
         ("isredeemable with points=abc (json)", "GET", ISREDEEMABLE_PATH,
          {"params": {spender.key: spender.value, "points": "abc", "format": "json"}}),
         ("isredeemable with points=abc (xml)", "GET", ISREDEEMABLE_PATH,
          {"params": {spender.key: spender.value, "points": "abc", "format": "xml"}}),
-        ("transfer history with an unknown identifierName", "GET", steps_v2.TRANSFER_PATH,
+        ("transfer history with an unknown identifierName", "GET", transfer.TRANSFER_PATH,
          {"params": {"identifierName": "pc-unknown", "identifierValue": spender.value}}),
     ]
     if pc.client.mutations_allowed:
         # Nothing can change: a body no parser reads names no redemption or transfer.
         calls += [("reverse with a broken JSON body", "POST", REVERSE_PATH, broken),
-                  ("transfer with a broken JSON body", "POST", steps_v2.TRANSFER_PATH, broken)]
+                  ("transfer with a broken JSON body", "POST", transfer.TRANSFER_PATH, broken)]
     else:
-        note(pc, f"reverse and transfer not tried ({steps_v2.MUTATIONS_REFUSED})")
+        note(pc, f"reverse and transfer not tried ({MUTATIONS_REFUSED})")
     leaks = []
     for what, method, path, options in calls:
         response = pc.client.request(method, path, note=what, **options)

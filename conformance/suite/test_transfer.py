@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suite import steps_v2
-from conformance.suite.steps import balance, expect, note, require_balance
+from conformance.suite.steps import transfer
+from conformance.suite.steps.common import (
+    balance,
+    expect,
+    first_row,
+    mutates,
+    note,
+    points_multiple,
+    require_balance,
+    round_up,
+    rows,
+)
 from conformance.target import bodies
 
 OVER_BALANCE_CODES = {804, 818, 803}
@@ -43,52 +53,52 @@ def _source_code(pc, source: str, points: int) -> tuple[str, set[int]]:
     When no genuine code can be had (no OTP source, or the target issues none), a wrong one is
     sent, and a target may judge the code before the rule under test (DC-14): 808 is accepted.
     """
-    code = steps_v2.transfer_code(pc, source, "receiver" if source != "receiver" else "spender",
+    code = transfer.transfer_code(pc, source, "receiver" if source != "receiver" else "spender",
                                   points, required=False)
     if code is not None:
         return code, set()
     note(pc, f"no transfer code could be had for {source}: a wrong one is sent, and 808 (wrong "
              "code) is accepted besides the rule's own code")
-    return steps_v2.wrong_code(None), {808}
+    return transfer.wrong_transfer_code(None), {808}
 
 
 def _refused_with(pc, answer, codes: set[int], what: str, before, after) -> None:
     expect(bool(codes & set(answer.codes)),
            f"{what} refused with code {' or '.join(str(c) for c in sorted(codes))}",
-           steps_v2.describe(answer), **_shown(before, after))
+           transfer.describe(answer), **_shown(before, after))
 
 
 @pytest.mark.requirement("TRF-01")
 def test_transfer_check_confirms_and_sends_a_code(pc):
-    why = steps_v2.otp_unavailable(pc)
+    why = transfer.otp_unavailable(pc)
     if why is not None:
         pytest.skip(f"{why}, so the code sent to the source cannot be observed")
-    points = steps_v2.small_points(pc)
-    check = steps_v2.transfer_check(pc, "spender", "receiver", points, issue_otp=True)
-    expect(steps_v2.transferrable(check), f"transferrable true for {points} spender -> "
-           "receiver, no errors", steps_v2.describe(check))
-    code = steps_v2.issued_code(pc, "spender", "transfer")
+    points = points_multiple(pc)
+    check = transfer.transfer_check(pc, "spender", "receiver", points, issue_otp=True)
+    expect(transfer.transferrable(check), f"transferrable true for {points} spender -> "
+           "receiver, no errors", transfer.describe(check))
+    code = transfer.issued_code(pc, "spender", "transfer")
     expect(bool(code), "an active transfer code for the spender from the OTP source",
            "no active transfer code")
 
 
 @pytest.mark.requirement("TRF-02")
-@steps_v2.mutates
+@mutates
 def test_transfer_moves_exactly_the_points(pc):
-    points = steps_v2.small_points(pc)
+    points = points_multiple(pc)
     before = {"spender": require_balance(pc, "spender"),
               "receiver": require_balance(pc, "receiver")}
-    code = steps_v2.transfer_code(pc, "spender", "receiver", points)
-    answer = steps_v2.transfer(pc, "spender", "receiver", points, code)
+    code = transfer.transfer_code(pc, "spender", "receiver", points)
+    answer = transfer.transfer(pc, "spender", "receiver", points, code)
     after = _balances(pc, "spender", "receiver")
     note(pc, f"transferred {points} points (one points_multiple) spender -> receiver; the "
              "points are given back below")
-    if steps_v2.transferred(answer):
-        steps_v2.give_back(pc, "spender", "receiver", points)
+    if transfer.transferred(answer):
+        transfer.transfer_back(pc, "spender", "receiver", points)
     shown = _shown(before, after)
-    row = steps_v2.first_row(answer)
-    expect(steps_v2.transferred(answer), "a transfer record with a transferId, no errors",
-           steps_v2.describe(answer), **shown)
+    row = first_row(answer)
+    expect(transfer.transferred(answer), "a transfer record with a transferId, no errors",
+           transfer.describe(answer), **shown)
     moved = bodies.as_int(row.get("pointsTransferred"))
     expect(moved == points, f"pointsTransferred {points}",
            f"pointsTransferred {row.get('pointsTransferred')!r}", **shown)
@@ -99,138 +109,138 @@ def test_transfer_moves_exactly_the_points(pc):
 
 
 @pytest.mark.requirement("TRF-03")
-@steps_v2.mutates
+@mutates
 def test_transfer_with_a_wrong_code_is_refused(pc):
-    points = steps_v2.small_points(pc)
+    points = points_multiple(pc)
     before = _balances(pc, "spender", "receiver")
     # A code is active (issued just now), so the refusal can only be about its value.
-    real = steps_v2.transfer_code(pc, "spender", "receiver", points, required=False)
-    wrong = steps_v2.wrong_code(real)
-    answer = steps_v2.transfer(pc, "spender", "receiver", points, wrong)
+    real = transfer.transfer_code(pc, "spender", "receiver", points, required=False)
+    wrong = transfer.wrong_transfer_code(real)
+    answer = transfer.transfer(pc, "spender", "receiver", points, wrong)
     after = _balances(pc, "spender", "receiver")
-    if steps_v2.transferred(answer):
-        steps_v2.give_back(pc, "spender", "receiver", points)
-    expect(steps_v2.refused(answer) and not steps_v2.transferred(answer),
+    if transfer.transferred(answer):
+        transfer.transfer_back(pc, "spender", "receiver", points)
+    expect(transfer.refused_in_any_form(answer) and not transfer.transferred(answer),
            "refused (a code in errors[]/warnings[] or a 4xx), no transfer record",
-           steps_v2.describe(answer), **_shown(before, after))
+           transfer.describe(answer), **_shown(before, after))
     _expect_unchanged(pc, before, after)
 
 
 def _parties_are_refused(pc, source: str, destination: str, code: int) -> None:
     """Both the check and the transfer between these parties answer ``code``; nothing moves."""
-    points = steps_v2.small_points(pc)
+    points = points_multiple(pc)
     parties = (source,) if source == destination else (source, destination)
     before = _balances(pc, *parties)
-    check = steps_v2.transfer_check(pc, source, destination, points)
+    check = transfer.transfer_check(pc, source, destination, points)
     _refused_with(pc, check, {code}, f"isTransferrable {source} -> {destination}", before,
                   before)
     # A code issued to the source, so that only the parties break a rule (a conformant target
     # issues none to a fraud source: then it is a wrong code, and 808 is accepted too).
     otp, also = _source_code(pc, source, points)
-    answer = steps_v2.transfer(pc, source, destination, points, otp)
+    answer = transfer.transfer(pc, source, destination, points, otp)
     after = _balances(pc, *parties)
-    if source != destination and steps_v2.transferred(answer):
-        steps_v2.give_back(pc, source, destination, points)
+    if source != destination and transfer.transferred(answer):
+        transfer.transfer_back(pc, source, destination, points)
     _refused_with(pc, answer, {code} | also, f"transfer {source} -> {destination}", before,
                   after)
     _expect_unchanged(pc, before, after)
 
 
 @pytest.mark.requirement("TRF-04")
-@steps_v2.mutates
+@mutates
 def test_transfer_to_oneself_is_refused(pc):
     _parties_are_refused(pc, "spender", "spender", 418)
 
 
 @pytest.mark.requirement("TRF-05")
-@steps_v2.mutates
+@mutates
 def test_transfer_from_a_fraud_customer_is_refused(pc):
     _parties_are_refused(pc, "fraud", "receiver", 415)
 
 
 @pytest.mark.requirement("TRF-05")
-@steps_v2.mutates
+@mutates
 def test_transfer_to_a_fraud_customer_is_refused(pc):
     _parties_are_refused(pc, "spender", "fraud", 414)
 
 
 @pytest.mark.requirement("TRF-06")
-@steps_v2.mutates
+@mutates
 def test_transfer_of_more_than_the_balance_is_refused(pc):
-    multiple = steps_v2.small_points(pc)
+    multiple = points_multiple(pc)
     held = balance(pc, "low_balance")
     if held is None:
         # The profile promises min_redeem <= balance < max_redeem for this role.
-        amount = steps_v2.round_up(pc.profile.program.max_redeem, multiple)
+        amount = round_up(pc.profile.program.max_redeem, multiple)
         note(pc, f"no balance hook: {amount} exceeds the low_balance customer's balance only "
                  "by the profile's promise (balance < max_redeem)")
     else:
-        amount = steps_v2.round_up(max(held, 0) + 1, multiple)
+        amount = round_up(max(held, 0) + 1, multiple)
     before = _balances(pc, "low_balance", "receiver")
-    check = steps_v2.transfer_check(pc, "low_balance", "receiver", amount)
+    check = transfer.transfer_check(pc, "low_balance", "receiver", amount)
     _refused_with(pc, check, OVER_BALANCE_CODES,
                   f"isTransferrable of {amount} from a balance of {held}", before, before)
     # A code for an amount the customer holds, so that only the amount breaks a rule.
     code, also = _source_code(pc, "low_balance", multiple)
-    answer = steps_v2.transfer(pc, "low_balance", "receiver", amount, code)
+    answer = transfer.transfer(pc, "low_balance", "receiver", amount, code)
     after = _balances(pc, "low_balance", "receiver")
-    if steps_v2.transferred(answer):
-        steps_v2.give_back(pc, "low_balance", "receiver", amount)
+    if transfer.transferred(answer):
+        transfer.transfer_back(pc, "low_balance", "receiver", amount)
     _refused_with(pc, answer, OVER_BALANCE_CODES | also,
                   f"transfer of {amount} from a balance of {held}", before, after)
     _expect_unchanged(pc, before, after)
 
 
 @pytest.mark.requirement("TRF-07")
-@steps_v2.mutates
+@mutates
 def test_transfer_history_lists_the_transfer(pc):
-    points = steps_v2.small_points(pc)
-    code = steps_v2.transfer_code(pc, "spender", "receiver", points)
-    made = steps_v2.transfer(pc, "spender", "receiver", points, code)
-    if not steps_v2.transferred(made):
-        pytest.fail(f"could not make a transfer to look for: {steps_v2.describe(made)}")
-    transfer_id = steps_v2.first_row(made).get("transferId")
-    listed = steps_v2.history(pc, "spender")
-    steps_v2.give_back(pc, "spender", "receiver", points)
-    matches = [row for row in steps_v2.rows(listed)
+    points = points_multiple(pc)
+    code = transfer.transfer_code(pc, "spender", "receiver", points)
+    made = transfer.transfer(pc, "spender", "receiver", points, code)
+    if not transfer.transferred(made):
+        pytest.fail(f"could not make a transfer to look for: {transfer.describe(made)}")
+    transfer_id = first_row(made).get("transferId")
+    listed = transfer.history(pc, "spender")
+    transfer.transfer_back(pc, "spender", "receiver", points)
+    matches = [row for row in rows(listed)
                if str(row.get("transferId")) == str(transfer_id)]
     expect(bool(matches), f"transferId {transfer_id} among the spender's transfers",
            f"HTTP {listed.status}, codes {listed.codes}, transferIds "
-           f"{[row.get('transferId') for row in steps_v2.rows(listed)][:20]}")
+           f"{[row.get('transferId') for row in rows(listed)][:20]}")
     listed_points = bodies.as_int(matches[0].get("pointsTransferred"))
     expect(listed_points == points, f"pointsTransferred {points} for transferId {transfer_id}",
            f"pointsTransferred {matches[0].get('pointsTransferred')!r}")
 
 
 @pytest.mark.requirement("TRF-08")
-@steps_v2.mutates
+@mutates
 def test_group_transfer_moves_points_to_a_customer(pc):
-    group_id = steps_v2.source_group(pc)
-    points = steps_v2.small_points(pc)
+    group_id = transfer.source_group(pc)
+    points = points_multiple(pc)
     customer_before = require_balance(pc, "spender")
-    group_before = steps_v2.group_balance(pc, group_id)
+    group_before = transfer.group_balance(pc, group_id)
     # The spender both receives and makes the transfer: the reference seed makes it the group's
     # primary member, and the profile names no other member.
-    check = steps_v2.group_check(pc, group_id, "spender", points)
+    check = transfer.group_check(pc, group_id, "spender", points)
     shown = {"customer_before": customer_before, "group_before": group_before}
-    expect(steps_v2.transferrable(check), f"transferrable true for {points} group {group_id} "
-           "-> spender", steps_v2.describe(check), **shown)
-    group = steps_v2.group_entity(group_id)
-    customer = steps_v2.entity(pc, "spender")
-    answer = steps_v2.group_transfer(pc, group, customer, "spender", points,
+    expect(transfer.transferrable(check), f"transferrable true for {points} group {group_id} "
+           "-> spender", transfer.describe(check), **shown)
+    group = transfer.group_entity(group_id)
+    customer = transfer.entity(pc, "spender")
+    answer = transfer.group_transfer(pc, group, customer, "spender", points,
                                      f"group transfer {points} group {group_id} -> spender")
     customer_after = require_balance(pc, "spender")
-    group_after = steps_v2.group_balance(pc, group_id)
+    group_after = transfer.group_balance(pc, group_id)
     shown.update(customer_after=customer_after, group_after=group_after)
-    if steps_v2.transferred(answer):
-        back = steps_v2.group_transfer(pc, customer, group, "spender", points,
+    if transfer.transferred(answer):
+        back = transfer.group_transfer(pc, customer, group, "spender", points,
                                        f"give back {points} spender -> group {group_id}")
-        if not steps_v2.transferred(back):
+        if not transfer.transferred(back):
             pc.collector.undone(f"group transfer of {points} points group {group_id} -> "
-                                f"spender: not given back: {steps_v2.describe(back)}")
-    expect(steps_v2.transferred(answer), "a transfer record with a transferId, no errors",
-           steps_v2.describe(answer), **shown)
-    moved = bodies.as_int(steps_v2.first_row(answer).get("pointsTransferred"))
+                                f"spender: not given back: {transfer.describe(back)}")
+    expect(transfer.transferred(answer), "a transfer record with a transferId, no errors",
+           transfer.describe(answer), **shown)
+    moved = bodies.as_int(first_row(answer).get("pointsTransferred"))
     expect(moved == points, f"pointsTransferred {points}", f"pointsTransferred {moved}", **shown)
     expect(customer_after == customer_before + points,
            f"customer balance {customer_before} + {points}", f"customer balance "

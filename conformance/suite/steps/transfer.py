@@ -1,32 +1,30 @@
-"""The v2 and goodwill calls scenarios are made of: transfer checks, transfers, history, goodwill.
+"""Points v2 transfer calls: transfer checks, customer and group transfers, codes, history.
 
-Like steps.py, every call records its evidence, and every points-moving call is booked against
-the run's budget first. Transfers cannot be undone by the run's undo log, so scenarios give the
-points back with a second transfer (``give_back``) and report what they could not give back.
+Every points-moving call is booked against the run's budget first. Transfers cannot be undone by
+the run's undo log, so scenarios give the points back with a second transfer (``transfer_back``)
+and report what they could not give back.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conformance.suite.steps import Answer, identifier, note
+from conformance.suite.steps.common import (
+    Answer,
+    first_row,
+    identifier,
+    note,
+    points_multiple,
+    v2_answer,
+)
 from conformance.target import bodies
-from conformance.target.client import MUTATIONS_REFUSED, MutationRefused
 from conformance.target.hooks import HookError
-from conformance.target.profile import Identifier, ProfileError
-from conformance.target.redaction import REDACTOR
+from conformance.target.profile import Identifier
 
 if TYPE_CHECKING:
     from conformance.suite.plugin import RunState
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 # Profile identifier key -> fromCustomerIdentifier.type of the customer transfer API.
 CUSTOMER_TYPES = {"mobile": "MOBILE", "email": "EMAIL", "external_id": "EXTERNAL_ID",
@@ -39,54 +37,11 @@ TRANSFER_CHECK_PATH = "/v2/points/isTransferrable"
 TRANSFER_PATH = "/v2/points/transfer"
 GROUP_CHECK_PATH = "/v2/points/userGroup2/isTransferrable"
 GROUP_TRANSFER_PATH = "/v2/points/userGroup2/transfer"
-# The URI row's path first (the strict one), then the title line's (DC-10).
-GOODWILL_PATHS = ("/api_gateway/v2/request-workflow/GOODWILL-POINTS",
-                  "/v2/api_gateway/v2/request-workflow/GOODWILL-POINTS")
-# What the seed sample's internal task names; the profile has no say in it.
-GOODWILL_TASK = {"hostname": "http://internal-intouch-api.default:1900",
-                 "path": "/internal/goodwill/", "method": "POST"}
-# The seed sample's till/store/zone/concept ids: the profile names none (see the GW notes).
-GOODWILL_ENTITY_INFO = {"tillId": "50682289", "storeId": "50682288", "zoneId": "50682286",
-                        "conceptId": "50678331"}
-GOODWILL_AWARDING_TILL = 50682616
-SAMPLE_PROGRAM_ID = 2739
 
 
-def mutates(test: Callable[P, R]) -> Callable[P, R]:
-    """Skip, with the reason, a scenario (or fixture) whose calls the mutation guard refuses."""
-    @functools.wraps(test)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        pc = kwargs.get("pc")
-        # Skip before any call, so that no half-run scenario leaves codes issued or hooks asked.
-        if pc is not None and not pc.client.mutations_allowed:
-            pytest.skip(MUTATIONS_REFUSED)
-        try:
-            return test(*args, **kwargs)
-        except MutationRefused:
-            pytest.skip(MUTATIONS_REFUSED)
-    return wrapper
+# --- reading answers --------------------------------------------------------------------------
 
-
-def _answer(response: Any) -> Answer:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    return Answer(response.status_code, body, bodies.v2_codes(body))
-
-
-def rows(answer: Answer) -> list[dict]:
-    """The data[] entries of a v2 answer that are objects."""
-    data = answer.body.get("data") if isinstance(answer.body, dict) else None
-    return [row for row in data if isinstance(row, dict)] if isinstance(data, list) else []
-
-
-def first_row(answer: Answer) -> dict:
-    found = rows(answer)
-    return found[0] if found else {}
-
-
-def refused(answer: Answer) -> bool:
+def refused_in_any_form(answer: Answer) -> bool:
     """A refusal in any documented form: a code in errors[]/warnings[], or a 4xx (DC-11, DC-13)."""
     return bool(answer.codes) or bodies.v2_refused(answer.body) or 400 <= answer.status < 500
 
@@ -109,17 +64,7 @@ def describe(answer: Answer) -> str:
     return f"HTTP {answer.status}, codes {answer.codes}" + (f", {gist}" if gist else "")
 
 
-def small_points(pc: RunState) -> int:
-    """A small amount to transfer, reverse in part or ask as goodwill: one points_multiple."""
-    return max(pc.profile.program.points_multiple, 1)
-
-
-def round_up(points: int, multiple: int) -> int:
-    multiple = max(multiple, 1)
-    return -(-points // multiple) * multiple
-
-
-# --- parties --------------------------------------------------------------------------------
+# --- parties ----------------------------------------------------------------------------------
 
 def customer_identifier(pc: RunState, role: str) -> dict[str, str]:
     """The role as a v2 CustomerIdentifier; skips when its profile key has no v2 type."""
@@ -183,7 +128,7 @@ def user_id(pc: RunState, role: str) -> int | None:
         return None
     # isTransferrable answers the parties' customer details, the user id among them; it
     # changes nothing, so it is the cheapest documented way to learn the id.
-    check = transfer_check(pc, role, other, small_points(pc),
+    check = transfer_check(pc, role, other, points_multiple(pc),
                            what=f"learn the {role} customer's user id")
     details = first_row(check).get("transferFrom")
     found = None
@@ -199,7 +144,7 @@ def user_id(pc: RunState, role: str) -> int | None:
 _USER_IDS: dict[tuple[str, Identifier], int | None] = {}
 
 
-# --- codes ----------------------------------------------------------------------------------
+# --- codes ------------------------------------------------------------------------------------
 
 def otp_unavailable(pc: RunState) -> str | None:
     """Why the run cannot read validation codes, else None."""
@@ -239,15 +184,18 @@ def transfer_code(pc: RunState, source: str, destination: str, points: int, *,
     return code
 
 
-def wrong_code(real: str | None) -> str:
-    """A code that differs from ``real`` in every character, keeping its length and kinds."""
+def wrong_transfer_code(real: str | None) -> str:
+    """A code that differs from ``real`` in every character, keeping its length and kinds.
+
+    "000000" when no real code is known.
+    """
     if not real:
         return "000000"
     return "".join(str((int(c) + 1) % 10) if c.isdigit() else ("B" if c.upper() == "A" else "A")
                    for c in real)
 
 
-# --- customer transfers ---------------------------------------------------------------------
+# --- customer transfers -----------------------------------------------------------------------
 
 def transfer_body(pc: RunState, source: str, destination: str, points: int) -> dict[str, Any]:
     body: dict[str, Any] = {"pointsTobeTransferred": points,
@@ -267,7 +215,7 @@ def transfer_check(pc: RunState, source: str, destination: str, points: int, *,
         "POST", TRANSFER_CHECK_PATH, json=body,
         note=what or f"isTransferrable {points} {source} -> {destination}"
                      f"{' (issueOtp)' if issue_otp else ''}")
-    return _answer(response)
+    return v2_answer(response)
 
 
 def transfer(pc: RunState, source: str, destination: str, points: int, code: str, *,
@@ -277,10 +225,10 @@ def transfer(pc: RunState, source: str, destination: str, points: int, code: str
     pc.budget.spend(points, what)
     body = transfer_body(pc, source, destination, points)
     body.update(notes="points-conformance scenario", code=code)
-    return _answer(pc.client.request("POST", TRANSFER_PATH, json=body, note=what))
+    return v2_answer(pc.client.request("POST", TRANSFER_PATH, json=body, note=what))
 
 
-def give_back(pc: RunState, source: str, destination: str, points: int) -> None:
+def transfer_back(pc: RunState, source: str, destination: str, points: int) -> None:
     """Undo a transfer ``source`` -> ``destination`` with one back; report it if that fails."""
     line = (f"transfer of {points} points {identifier(pc, source)} -> "
             f"{identifier(pc, destination)}")
@@ -310,11 +258,11 @@ def history(pc: RunState, role: str) -> Answer:
                               "userEntityType": "CUSTOMER"}
     if pc.profile.program.id is not None:
         params["programId"] = pc.profile.program.id
-    return _answer(pc.client.request("GET", TRANSFER_PATH, params=params,
-                                     note=f"transfer history of {role}"))
+    return v2_answer(pc.client.request("GET", TRANSFER_PATH, params=params,
+                                       note=f"transfer history of {role}"))
 
 
-# --- group transfers ------------------------------------------------------------------------
+# --- group transfers --------------------------------------------------------------------------
 
 def _group_body(pc: RunState, from_entity: dict, to_entity: dict, actor: str,
                 points: int) -> dict[str, Any]:
@@ -332,9 +280,9 @@ def _group_body(pc: RunState, from_entity: dict, to_entity: dict, actor: str,
 def group_check(pc: RunState, group_id: str, role: str, points: int) -> Answer:
     """POST userGroup2/isTransferrable from the group to the role, made by the role."""
     body = _group_body(pc, group_entity(group_id), entity(pc, role), role, points)
-    return _answer(pc.client.request("POST", GROUP_CHECK_PATH, json=body,
-                                     note=f"userGroup2 isTransferrable {points} group "
-                                          f"{group_id} -> {role}"))
+    return v2_answer(pc.client.request("POST", GROUP_CHECK_PATH, json=body,
+                                       note=f"userGroup2 isTransferrable {points} group "
+                                            f"{group_id} -> {role}"))
 
 
 def group_transfer(pc: RunState, from_entity: dict, to_entity: dict, actor: str, points: int,
@@ -342,94 +290,4 @@ def group_transfer(pc: RunState, from_entity: dict, to_entity: dict, actor: str,
     """POST userGroup2/transfer; the points are booked against the budget before the call."""
     pc.budget.spend(points, what)
     body = _group_body(pc, from_entity, to_entity, actor, points)
-    return _answer(pc.client.request("POST", GROUP_TRANSFER_PATH, json=body, note=what))
-
-
-# --- goodwill -------------------------------------------------------------------------------
-
-def goodwill_headers(pc: RunState) -> dict[str, str]:
-    """The profile's org id and UI token headers; skips when the profile lacks them."""
-    try:
-        return pc.client.goodwill_headers()
-    except ProfileError as exc:
-        pytest.skip(str(exc))
-
-
-def fake_authorization(label: str) -> str:
-    """A recognisable Basic value that is no one's credential, registered for redaction first."""
-    username, password = f"pc-{label}", f"pc-fake-{uuid.uuid4().hex}"
-    REDACTOR.add(password, username=username)
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
-def goodwill_document(pc: RunState, earning_user_id: int, points: int, *,
-                      authorization: str) -> dict[str, Any]:
-    """A complete goodwill-points request in the seed sample's shape, with the run's values."""
-    program_id = pc.profile.program.id
-    return {
-        "entityInfo": dict(GOODWILL_ENTITY_INFO),
-        "payload": {"IntouchAPITask-Payload": {
-            **GOODWILL_TASK,
-            "pathParams": {},
-            "queryParams": {},
-            "body": {
-                "referenceId": f"pc-{uuid.uuid4().hex[:16]}",
-                "reason": "points-conformance scenario: please reject, do not approve",
-                "baseType": "POINTS",
-                "programId": program_id if program_id is not None else SAMPLE_PROGRAM_ID,
-                "awardingTillId": GOODWILL_AWARDING_TILL,
-                "earningEntityType": "CUSTOMER",
-                "earningEntityId": earning_user_id,
-                "points": points,
-                "source": "API",
-            },
-            "headers": {"Authorization": authorization, "content-type": "application/json",
-                        "X-CAP-API-AUTH-ORG-ID": str(pc.profile.auth.org_id or "")},
-        }},
-    }
-
-
-def goodwill_response(pc: RunState, document: Any, *, headers: dict[str, str] | None = None,
-                      what: str = "goodwill-points request") -> Any:
-    """POST a goodwill request on the first documented path the target has (DC-10).
-
-    Without ``headers`` the profile's org id and UI token go along; with them, exactly those
-    headers (and Basic credentials) are sent, so a test can leave one out or spoil it. Returns
-    the raw response, for scenarios that inspect its bytes.
-    """
-    if headers is None:
-        goodwill_headers(pc)  # skip early, with the reason, when the profile lacks them
-    response = None
-    for path in GOODWILL_PATHS:
-        response = pc.client.request("POST", path, json=document, headers=headers,
-                                     goodwill=headers is None, note=f"{what} ({path})")
-        if response.status_code not in (404, 405):
-            break
-    return response
-
-
-def goodwill_request(pc: RunState, document: Any, *, headers: dict[str, str] | None = None,
-                     what: str = "goodwill-points request") -> Answer:
-    """goodwill_response, read as an Answer."""
-    return _answer(goodwill_response(pc, document, headers=headers, what=what))
-
-
-def goodwill_data(answer: Answer) -> dict:
-    data = answer.body.get("data") if isinstance(answer.body, dict) else None
-    return data if isinstance(data, dict) else {}
-
-
-def goodwill_created(answer: Answer) -> bool:
-    """Whether the answer reports a created request (a non-empty requestId, no errors)."""
-    return (answer.status < 400 and not bodies.v2_refused(answer.body)
-            and goodwill_data(answer).get("requestId") not in (None, ""))
-
-
-def require_goodwill_user(pc: RunState, role: str = "spender") -> int:
-    """The user id to credit; skips when the profile and target do not reveal it."""
-    found = user_id(pc, role)
-    if found is None:
-        pytest.skip(f"the {role} customer's user id is unknown (name it by user_id in the "
-                    "profile, or let isTransferrable reveal it), so a goodwill request cannot "
-                    "name the earning customer")
-    return found
+    return v2_answer(pc.client.request("POST", GROUP_TRANSFER_PATH, json=body, note=what))
