@@ -11,9 +11,17 @@ the XSD. Generation follows ``--seed`` (or a fixed seed), so a run is repeatable
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 import hypothesis
 import requests
@@ -25,7 +33,7 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.stateful.state_machine import StepOutput
 from schemathesis.specs.openapi.stateful import collect_transitions
 
-from conformance.checks import judge
+from conformance.checks import fuzz, judge
 from conformance.checks.failure import FuzzFailure
 from conformance.checks.fuzz import (
     FuzzOutcome,
@@ -34,7 +42,7 @@ from conformance.checks.fuzz import (
     response_exchange,
     xml_valid_against_xsd,
 )
-from conformance.core import interrupt
+from conformance.core import astguard, interrupt
 from conformance.target.client import capped_body
 from conformance.target.redaction import REDACTOR
 
@@ -123,12 +131,17 @@ def _examples(strategy, count: int, seed: int) -> list:
     return found[:count]
 
 
-def _batches(strategy, seed: int, batch: int, most: int) -> Iterator:
+def _batches(strategy, seed: int, batch: int, most: int,
+             wanted: Callable[[], int] | None = None) -> Iterator:
     """Values of ``strategy`` in doubling batches, generated only when needed, ``most`` in all
-    (each batch is one Hypothesis run, which costs more than the values it draws)."""
+    (each batch is one Hypothesis run, which costs more than the values it draws). ``wanted``
+    says how many values the caller may take in all: a batch is never drawn past it."""
     produced = 0
     for index in itertools.count():
-        values = _examples(strategy, min(batch << index, most - produced), seed + index)
+        room = min(most, most if wanted is None else wanted()) - produced
+        if room <= 0:
+            return
+        values = _examples(strategy, min(batch << index, room), seed + index)
         if not values:
             return
         for value in values:
@@ -212,8 +225,17 @@ def _walk_link(state: _Walk, link, name: str, chains: int) -> int:
     # A fixed seed when the run has none: the walk is the same on every run.
     seed = DEFAULT_SEED if state.settings.seed is None else state.settings.seed
     # Sources are generated a few at a time: most links get their chains from the first few.
-    sources = _batches(link.source.as_strategy(), seed, 2 * chains, chains * SOURCE_ATTEMPTS)
     done = 0
+
+    def wanted() -> int:
+        # Enough chains, or a link whose source never answered its status (GIVE_UP_AFTER): no
+        # batch past that is generated for nothing (each costs a Hypothesis run).
+        if done == chains:
+            return 0
+        return GIVE_UP_AFTER if done == 0 else chains * SOURCE_ATTEMPTS
+
+    sources = _batches(link.source.as_strategy(), seed, 2 * chains, chains * SOURCE_ATTEMPTS,
+                       wanted)
     for tried, source_case in enumerate(sources):
         if done == chains or (done == 0 and tried == GIVE_UP_AFTER):
             break  # enough chains; or a source generated data never gets to the link's status
@@ -232,3 +254,81 @@ def _walk_link(state: _Walk, link, name: str, chains: int) -> int:
         state.check(name, target_case, answer)
         done += 1
     return done
+
+
+# --- CON-08 in a process of its own -------------------------------------------------------------
+
+def linked(settings: FuzzSettings, progress: Callable[[str], None] | None = None) -> FuzzOutcome:
+    """CON-08: schemathesis's state machine, then the link walk that follows every link."""
+    stateful = fuzz.run(settings, phases=["stateful"], progress=progress)
+    if stateful.gone is not None:
+        return stateful
+    return stateful.merge(walk(settings, progress=progress))
+
+
+def _child_main(fd: int) -> None:
+    """The child's side: settings and secrets on stdin, messages on the pipe ``fd``."""
+    # The parent decides when the run stops (Ctrl-C, SIGTERM) and terminates this process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn = Connection(fd, readable=False)
+    settings, secrets = pickle.load(sys.stdin.buffer)
+
+    def lifeline() -> None:  # the parent gone (stdin closed): stop at once
+        sys.stdin.buffer.read()
+        os._exit(3)
+
+    threading.Thread(target=lifeline, daemon=True).start()
+    astguard.install()
+    REDACTOR.add_forms(secrets)  # the same masks, and no_credential_echo's secrets
+    try:
+        outcome = linked(settings, progress=lambda message: conn.send(("progress", message)))
+        conn.send(("outcome", outcome))
+    except BaseException as exc:  # handed to the parent as text
+        conn.send(("error", REDACTOR.text(f"{type(exc).__name__}: {exc}")))
+    conn.close()
+
+
+def linked_in_process(settings: FuzzSettings,
+                      progress: Callable[[str], None] | None = None) -> FuzzOutcome:
+    """``linked`` in a child process: generating the state machine's and the walk's data is
+    CPU-bound Python, and in a thread it takes the GIL from the rest of the run (the fuzz
+    phases, the scenarios and, by default, the reference server). A plain subprocess rather
+    than multiprocessing: spawn would import the parent's __main__ again."""
+    read_fd, write_fd = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from conformance.checks.linkwalk import _child_main; "
+                               "_child_main(int(sys.argv[1]))", str(write_fd)],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,))
+    os.close(write_fd)
+    receiving = Connection(read_fd, writable=False)
+    try:
+        assert child.stdin is not None
+        child.stdin.write(pickle.dumps((settings, REDACTOR.secrets)))
+        child.stdin.flush()  # stdin stays open: the child's lifeline
+        while True:
+            interrupt.raise_if_requested()
+            if not receiving.poll(0.2):
+                continue
+            try:
+                kind, value = receiving.recv()
+            except EOFError:
+                interrupt.raise_if_requested()
+                raise RuntimeError(f"the CON-08 process ended without an outcome "
+                                   f"(exit code {child.wait(5)})") from None
+            if kind == "progress":
+                if progress is not None:
+                    progress(value)
+            elif kind == "outcome":
+                return value
+            else:
+                raise RuntimeError(f"the CON-08 process failed: {value}")
+    finally:
+        receiving.close()
+        with contextlib.suppress(OSError):
+            child.stdin.close()
+        try:
+            child.wait(2)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

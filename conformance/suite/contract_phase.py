@@ -166,13 +166,10 @@ def engine_job(pc, phases, operation_ids) -> Callable[[], fuzz.FuzzOutcome]:
 
 
 def linked_job(pc) -> Callable[[], fuzz.FuzzOutcome]:
-    """CON-08: schemathesis's state machine, then the link walk that follows every link."""
-    def run() -> fuzz.FuzzOutcome:
-        stateful = fuzz.run(_settings(pc), phases=["stateful"], progress=pc.progress)
-        if stateful.gone is not None:
-            return stateful
-        return stateful.merge(linkwalk.walk(_settings(pc), progress=pc.progress))
-    return run
+    """CON-08: schemathesis's state machine, then the link walk that follows every link, in a
+    process of its own (``linkwalk.linked_in_process``): generating their data is CPU-bound
+    Python, which in a thread would take the GIL from the fuzz phases and the scenarios."""
+    return lambda: linkwalk.linked_in_process(_settings(pc), progress=pc.progress)
 
 
 def fuzz_phases(pc) -> list[str]:

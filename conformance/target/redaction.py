@@ -34,6 +34,14 @@ class Redactor:
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
+    def add_forms(self, forms) -> None:
+        """Register secrets exactly as given (``secrets`` of another process's redactor)."""
+        with self._lock:
+            self._secrets |= set(forms)
+            ordered = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) \
+                if ordered else None
+
     def text(self, value: str | None) -> str | None:
         if value is None or self._pattern is None:
             return value
