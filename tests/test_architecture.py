@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.checks import fuzz, judge
+from conformance.checks import contract, judge
 from conformance.specs import catalog
 
 REPO = Path(__file__).resolve().parent.parent
@@ -219,18 +219,19 @@ def test_every_catalog_id_has_a_test():
 
 def test_every_check_maps_to_a_catalog_id():
     known = {r.id for r in catalog.requirements()}
-    mapped = {**fuzz.CHECK_IDS, **{f"stateful {k}": v for k, v in fuzz.STATEFUL_IDS.items()},
+    mapped = {**contract.CHECK_IDS,
+              **{f"stateful {k}": v for k, v in contract.STATEFUL_IDS.items()},
               **{f"judge {k}": v for k, v in judge.CHECK_IDS.items()}}
     assert {check: req_id for check, req_id in mapped.items() if req_id not in known} == {}
-    # Every check function the fuzz module defines is registered under an id ...
-    defined = {name for name, value in vars(fuzz).items() if inspect.isfunction(value)
+    # Every check function the contract module defines is registered under an id ...
+    defined = {name for name, value in vars(contract).items() if inspect.isfunction(value)
                and list(inspect.signature(value).parameters) == ["ctx", "response", "case"]}
-    assert defined == set(fuzz.CUSTOM_CHECKS)
+    assert defined == set(contract.CUSTOM_CHECKS)
     # ... and every built-in check named is one schemathesis has.
     import schemathesis.specs.openapi.checks  # noqa: F401 (registers the built-in checks)
     from schemathesis.checks import CHECKS
 
-    assert set(fuzz.BUILTIN_CHECKS) <= set(CHECKS.get_all_names()), schemathesis.__version__
+    assert set(contract.BUILTIN_CHECKS) <= set(CHECKS.get_all_names()), schemathesis.__version__
 
 
 @pytest.mark.parametrize("package", ["core", "specs", "target", "checks", "report", "suite",

@@ -1,6 +1,6 @@
 """Every fault switch of the reference server makes exactly its requirements fail.
 
-For each fault of conformance.run.faults: the reference server with that one fault (fresh
+For each fault of conformance.run.fault_catalog: the reference server with that one fault (fresh
 database, free loopback port) and ``points-conformance run`` against it, as a user runs it —
 ``--suite scenarios --only <the fault's ids>`` for a business fault, the whole contract or
 fuzz suite for a contract fault; the ids that fail must be exactly the fault's, with no error.
@@ -17,7 +17,7 @@ import pytest
 
 from conformance import server
 from conformance.run import selftest
-from conformance.run.faults import CATALOG, FAULT_EXPECTATIONS, faults_for
+from conformance.run.fault_catalog import CATALOG, FAULT_EXPECTATIONS, faults_for
 from conformance.run.selftest import ALL_IDS, CLEAN, Outcome
 from conformance.specs import catalog
 

@@ -34,13 +34,13 @@ from schemathesis.generation.stateful.state_machine import StepOutput
 from schemathesis.specs.openapi.stateful import collect_transitions
 
 from conformance.checks import fuzz, judge
+from conformance.checks.contract import xml_valid_against_xsd
 from conformance.checks.failure import FuzzFailure
 from conformance.checks.fuzz import (
     FuzzOutcome,
     FuzzSettings,
     build_schema,
     response_exchange,
-    xml_valid_against_xsd,
 )
 from conformance.core import astguard, interrupt
 from conformance.target.client import capped_body

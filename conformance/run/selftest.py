@@ -1,6 +1,6 @@
 """`points-conformance selftest`: the suite against the reference server, clean and faulty.
 
-A fault is caught when exactly the requirement ids conformance.run.faults maps it to fail (and
+A fault is caught when exactly the requirement ids run.fault_catalog maps it to fail (and
 nothing errors); a false failure is an id not passing on the clean server, which gets the
 whole suite (every phase, every scenario) with the settings the contract faults' runs use. The
 last result is kept per suite version, so the HTML report of a normal run can show the suite's
@@ -24,7 +24,7 @@ from conformance import __version__
 from conformance.paths import fixtures_dir
 from conformance.report import selftest_score
 from conformance.report.selftest_score import last_score, score_path  # noqa: F401 (re-exported)
-from conformance.run.faults import CATALOG, Fault
+from conformance.run.fault_catalog import CATALOG, Fault
 from conformance.specs import catalog
 
 PROFILE = fixtures_dir() / "profiles" / "reference.yaml"

@@ -3,7 +3,7 @@
 Every rule of rules.py is a switch too (its name turns the rule off); the switches here change
 how an operation behaves instead. Each turns on one bug and leaves everything else as
 documented, so that a scenario run against a server with one switch on must report exactly
-the requirements that bug breaks (conformance/faults.py lists them; tests/test_faults.py
+the requirements that bug breaks (conformance/run/fault_catalog.py lists them; tests/test_faults.py
 proves it). With no switch on, none of this code path is taken.
 
 Names are constants so that a typo in a handler is an ImportError, not a switch that silently

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from conformance.checks.fuzz import LEAK_PATTERN  # one definition of a leak, shared with fuzzing
+# One definition of a leak, shared with fuzzing.
+from conformance.checks.contract import LEAK_PATTERN
 from conformance.suite.steps import goodwill, transfer
 from conformance.suite.steps.common import expect, identifier, note, points_multiple
 from conformance.target.client import MUTATIONS_REFUSED
