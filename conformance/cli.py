@@ -62,6 +62,32 @@ def _parser() -> argparse.ArgumentParser:
                           help="seed of every run's generated data (default 1)")
     selftest.set_defaults(handler=_selftest)
 
+    package = commands.add_parser(
+        "package", help="turn one finished, conformant run into a certification package (zip)")
+    package.add_argument("report_dir", type=Path, metavar="REPORT_DIR",
+                         help="the report folder of one `run`")
+    package.add_argument("--attest", type=Path, required=True, metavar="FILE",
+                         help="attest.yaml: vendor, product, product_version, environment "
+                              "(staging or production), authorised_by, contact, notes")
+    package.add_argument("--sign-key", type=Path, metavar="PEM",
+                         help="Ed25519 private key: sign the manifest (see `keygen`)")
+    package.add_argument("--out", type=Path, metavar="FILE",
+                         help="where to write the zip (default: REPORT_DIR/certification-<id>.zip)")
+    package.set_defaults(handler=_package)
+
+    verify = commands.add_parser(
+        "verify", help="check a certification package: every digest, the signature, the "
+                       "certificate")
+    verify.add_argument("package", type=Path, metavar="FILE.zip")
+    verify.add_argument("--public-key", type=Path, metavar="PEM",
+                        help="the certifier's Ed25519 public key: check the signature with it")
+    verify.set_defaults(handler=_verify)
+
+    keygen = commands.add_parser("keygen", help="make an Ed25519 key pair for signing packages")
+    keygen.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="folder for private.pem (owner-only) and public.pem")
+    keygen.set_defaults(handler=_keygen)
+
     reqs = commands.add_parser("requirements", help="print the requirement catalog")
     reqs.set_defaults(handler=_requirements)
     return parser
@@ -146,6 +172,54 @@ def _requirements(args: argparse.Namespace) -> int:
     counts = {level: sum(1 for r in rows if r[1] == level) for level in ("MUST", "SHOULD")}
     print(textwrap.dedent(f"""
         {len(rows)} requirements: {counts['MUST']} MUST, {counts['SHOULD']} SHOULD."""))
+    return EXIT_OK
+
+
+# --- certification --------------------------------------------------------------------------
+
+def _package(args: argparse.Namespace) -> int:
+    from conformance.report import package
+
+    try:
+        built = package.build(args.report_dir, args.attest, sign_key=args.sign_key,
+                              out=args.out)
+    except package.PackageError as exc:
+        raise UsageError(str(exc)) from None
+    for line in built.left_out:
+        print(f"left out: {line}")
+    print(f"package: {built.path}")
+    print(f"signed: {built.key}" if built.key else "signed: no (give --sign-key to sign)")
+    print(f"package id: {built.package_id}")
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from conformance.report import package
+
+    try:
+        checked = package.verify(args.package, public_key=args.public_key)
+    except package.PackageError as exc:
+        raise UsageError(str(exc)) from None
+    if checked.problems:
+        for problem in checked.problems:
+            print(f"differs: {problem}")
+        print(f"INVALID package {checked.package_id}: {len(checked.problems)} problem"
+              f"{'s' if len(checked.problems) != 1 else ''}")
+        return EXIT_FAIL
+    print(f"valid package {checked.package_id}: {checked.product}, verdict {checked.verdict}, "
+          f"signature {checked.signature}")
+    return EXIT_OK
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from conformance.report import package
+
+    try:
+        private, public, fingerprint = package.keygen(args.out)
+    except package.PackageError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"private key: {private} (keep it secret)\npublic key: {public}\n"
+          f"fingerprint: {fingerprint}")
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ import html
 import json
 import os
 import re
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -285,3 +286,14 @@ def test_latest_never_replaces_a_real_directory(tmp_path):
     with pytest.raises(FileExistsError, match="is a directory"):
         writer.update_latest(root, root / "run")
     assert (root / "latest").is_dir()
+
+
+def test_the_reports_get_the_permissions_the_umask_gives_as_pytest_s_own_files_do(tmp_path):
+    # An artifact server running as another user must be able to serve them (umask 022).
+    previous = os.umask(0o022)
+    try:
+        paths = writer.write_reports(sample_result(), tmp_path / "run")
+    finally:
+        os.umask(previous)
+    for path in paths.values():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, (path.name, oct(path.stat().st_mode))

@@ -64,5 +64,5 @@ def of_run(*, seed: int | None, options: Mapping[str, Any],
     ``profile`` must already have its secrets masked (``Profile.redacted_dict``).
     """
     return {"seed": seed, "options": dict(options), "profile": dict(profile),
-            "versions": versions(), "documents": document_versions(),
-            "specs": spec_digests()}
+            "versions": versions(), "platform": platform.platform(),
+            "documents": document_versions(), "specs": spec_digests()}

@@ -119,6 +119,9 @@ class RunResult:
     selftest: dict[str, Any] | None = None
     # What the result depends on besides the target: {"versions": {library: version}}
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    # SHA-256 of the report files the run wrote beside results.json (written by the runner
+    # once they are all closed): a certification package refuses files changed since.
+    report_files: dict[str, str] = field(default_factory=dict)
 
     # The verdict and everything derived from it live here and nowhere else: the runner, the
     # terminal, the HTML page and results.json all read them from the RunResult.
@@ -195,6 +198,8 @@ class RunResult:
             data["partial"] = self.partial
         if self.selftest is not None:
             data["selftest"] = copy.deepcopy(self.selftest)
+        if self.report_files:
+            data["report_files"] = dict(sorted(self.report_files.items()))
         # Evidence was redacted when it was recorded; this is the second belt, for anything
         # that slipped past (a secret registered late, a hand-built evidence dict).
         return scrub(data)
@@ -223,6 +228,7 @@ class RunResult:
             baseline_stale=list(data["baseline_stale"]),
             selftest=copy.deepcopy(data.get("selftest")),
             fingerprint=copy.deepcopy(data.get("fingerprint", {})),
+            report_files=dict(data.get("report_files", {})),
         )
         if result.verdict != data["verdict"]:
             raise ResultsError(f"verdict {data['verdict']!r} does not follow from the "

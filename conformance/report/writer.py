@@ -51,6 +51,16 @@ def write_reports(result: RunResult, report_dir: Path, *,
     return paths
 
 
+def seal(result: RunResult, report_dir: Path) -> None:
+    """Once every report file is written and closed: their digests into results.json, so a
+    certification package can refuse a report changed after the run."""
+    from conformance.report.package import report_digests
+
+    result.report_files = report_digests(Path(report_dir))
+    _write_atomic(Path(report_dir) / RESULTS_FILE,
+                  json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+
+
 def render_html(result: RunResult, *, pytest_html: str | None = None,
                 junit: str = JUNIT_FILE) -> str:
     """The report page of a run (built by the collector, or loaded from its results.json)."""
@@ -130,6 +140,11 @@ def update_latest(reports_root: Path, report_dir: Path) -> Path:
     return latest
 
 
+def render_template(name: str, **context: Any) -> str:
+    """Render one of the report's templates (autoescaped, strict about undefined names)."""
+    return _environment().get_template(name).render(**context)
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 @cache
@@ -161,6 +176,11 @@ def _write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+        # mkstemp makes the file owner-only; a report is read by artifact servers and
+        # colleagues, as the files pytest writes beside it are (0644 under the usual umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

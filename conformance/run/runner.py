@@ -209,6 +209,7 @@ def _run(options: RunOptions, report_dir: Path) -> int:
             print(f"points-conformance: aborted: {reason}; see the output above",
                   file=sys.stderr)
             return results.EXIT_CODES["aborted"]
+    writer.seal(result, report_dir)  # pytest has closed junit.xml and the HTML by now
     if result.verdict == "aborted":
         print(f"points-conformance: aborted: {result.aborted_reason}", file=sys.stderr)
     if options.report_dir is None:

@@ -49,6 +49,7 @@ class RunState:
     # id -> why no selected test carries it (--only, --suite), set at collection
     not_selected: dict[str, str] = field(default_factory=dict)
     answers: object = None  # judge.AnswerLog: the scenarios' answers, judged as the fuzzer's
+    exchanges: object = None  # report.exchange_log.ExchangeLog when the run writes reports
     _local: threading.local = field(default_factory=threading.local)
     _pending: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
 
@@ -127,6 +128,8 @@ def pytest_configure(config: pytest.Config) -> None:
         state = state_holder.get("state")
         if state is not None:
             state.evidence.append(exchange.to_dict())
+            if state.exchanges is not None:
+                state.exchanges.write(exchange.to_dict())
 
     def observer(method, path, response, exchange) -> None:
         state = state_holder.get("state")
@@ -146,6 +149,10 @@ def pytest_configure(config: pytest.Config) -> None:
     state.answers = judge.AnswerLog(judge.Judge(strict=state.options["strict"]),
                                     state.collector,
                                     lambda req_id: req_id not in state.not_selected)
+    if given.report_dir is not None:
+        from conformance.report.exchange_log import ExchangeLog
+
+        state.exchanges = ExchangeLog(given.report_dir)
     state_holder["state"] = state
     config.stash[STATE_KEY] = state
     config.stash[SIGNALS_KEY] = interrupt.install()
@@ -322,6 +329,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for line in state.undo.undo_all(state.client):
         state.collector.undone(line)
     state.answers.close()
+    if state.exchanges is not None:
+        state.exchanges.close()
     if (exitstatus == pytest.ExitCode.INTERRUPTED or interrupt.requested()) \
             and ABORT_KEY not in session.config.stash:
         session.config.stash[ABORT_KEY] = "interrupted (SIGINT or SIGTERM); results up to then"
