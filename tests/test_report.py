@@ -74,7 +74,7 @@ def page(paths: dict[str, Path]) -> str:
 
 def test_the_report_folder_holds_results_json_and_index_html(written):
     result, paths = written
-    assert set(paths) == {"results.json", "index.html"}
+    assert set(paths) == {"results.json", "index.html", "coverage.json"}
     data = json.loads(paths["results.json"].read_text(encoding="utf-8"))
     assert data == result.to_json()
     assert schema_errors(data) == []
