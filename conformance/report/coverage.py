@@ -200,11 +200,16 @@ class Coverage:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_summary(cls, data: Mapping[str, Any]) -> Coverage:
-        """The totals alone, from results.json (re-rendering a report)."""
-        return cls(operations=[], codes=[], total={
-            name: Dimension(int(data[name]["seen"]), int(data[name]["documented"]))
-            for name in DIMENSIONS})
+    def from_json(cls, data: Mapping[str, Any]) -> Coverage:
+        """The model of a coverage.json document (results.json carries one: re-rendering)."""
+        def dims(entry: Mapping[str, Any]) -> dict[str, Dimension]:
+            return {name: Dimension(int(entry[name]["seen"]), int(entry[name]["documented"]),
+                                    list(entry[name]["never_seen"])) for name in DIMENSIONS}
+
+        return cls(operations=[OperationCoverage(op["operation"], op["operation_id"], dims(op),
+                                                 list(op["undocumented_statuses"]))
+                               for op in data["operations"]],
+                   total=dims(data["total"]), codes=[dict(c) for c in data["codes"]])
 
 
 def build(seen: Seen, requirements: Sequence[catalog.Requirement] | None = None) -> Coverage:

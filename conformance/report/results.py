@@ -213,7 +213,8 @@ class RunResult:
             data["selftest"] = copy.deepcopy(self.selftest)
         if self.coverage is not None:
             data["coverage"] = {**self.coverage.summary(), "min_coverage": self.min_coverage,
-                                "shortfall": self.coverage_shortfall}
+                                "shortfall": self.coverage_shortfall,
+                                "detail": self.coverage.to_json()}
         # Evidence was redacted when it was recorded; this is the second belt, for anything
         # that slipped past (a secret registered late, a hand-built evidence dict).
         return scrub(data)
@@ -242,7 +243,8 @@ class RunResult:
             baseline_stale=list(data["baseline_stale"]),
             selftest=copy.deepcopy(data.get("selftest")),
             fingerprint=copy.deepcopy(data.get("fingerprint", {})),
-            coverage=Coverage.from_summary(data["coverage"]) if "coverage" in data else None,
+            coverage=Coverage.from_json(data["coverage"]["detail"]) if "coverage" in data
+            else None,
             min_coverage=data["coverage"]["min_coverage"] if "coverage" in data else None,
         )
         if result.verdict != data["verdict"]:
