@@ -65,6 +65,32 @@ def test_results_json_is_valid_and_lists_every_catalog_id(default_run):
     assert data["fuzz"]["test_cases"] > 0
 
 
+def test_coverage_json_is_valid_and_every_requirement_naming_codes_sees_one(default_run):
+    from conformance.report import coverage
+
+    cwd, result = default_run
+    data = json.loads((cwd / "reports" / "latest" / "coverage.json").read_text())
+    assert coverage.schema_errors(data) == []
+    total = data["total"]
+    assert (f"coverage: statuses {total['statuses']['seen']}/{total['statuses']['documented']}, "
+            f"codes {total['codes']['seen']}/{total['codes']['documented']}, ") in result.stdout
+    assert len(data["operations"]) == 11 and total["formats"]["seen"] == 2
+    seen = {c["code"] for c in data["codes"] if c["seen"]}
+    for req in catalog.requirements():
+        if req.codes:  # a requirement's codes are alternatives: the target answers one of them
+            assert seen & set(req.codes), req.id
+    html = (cwd / "reports" / "latest" / "index.html").read_text()
+    assert 'id="run-coverage"' in html and "coverage.json" in html
+
+
+def test_min_coverage_above_the_run_s_coverage_exits_1_with_the_reason(cli, tmp_path):
+    done = cli("run", *QUICK, "--only", "RDM-01", "--min-coverage", "100",
+               "--report-dir", str(tmp_path / "r"))
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert re.search(r"^why: coverage \d+% below --min-coverage 100$", done.stdout, re.M)
+    assert re.search(r"^coverage: statuses \d+/33, codes \d+/84, ", done.stdout, re.M)
+
+
 def test_junit_names_each_operation_apart(default_run):
     # pytest 9.2.0 gave every parametrized schemathesis test one node id; this catches it.
     cwd, _ = default_run
@@ -205,6 +231,9 @@ def test_plain_pytest_with_xdist_writes_one_merged_report(tmp_path):
     scenario_ids = {r.id for r in catalog.requirements() if r.area != "contract"}
     passed = {r["id"] for r in data["requirements"] if r["status"] == "passed"}
     assert passed == scenario_ids
+    # what the scenarios' worker saw came back with its share of the run
+    covered = json.loads((tmp_path / "coverage.json").read_text())
+    assert covered["total"]["codes"]["seen"] > 10
 
 
 def test_a_baselined_failure_is_reported_known_and_does_not_fail_the_run(cli, tmp_path):

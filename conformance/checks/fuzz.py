@@ -19,6 +19,7 @@ from conformance.core import interrupt
 from conformance.specs import openapi
 from conformance.target.client import ClientError, NoAnswerStreak, is_state_changing
 from conformance.target.redaction import REDACTOR
+from conformance.target.seen import Seen
 
 # What the client's mutation guard would refuse, by operation: the fuzz phase goes through
 # schemathesis's transport, so it leaves these out instead (one definition: client's).
@@ -48,6 +49,8 @@ class FuzzOutcome:
     checks_by_operation: dict[str, dict[str, int]] = field(default_factory=dict)
     # Why fuzzing stopped before its end because the target gave no usable answers, or None.
     gone: str | None = None
+    # What was sent and received, per operation label (the run's coverage)
+    seen: Seen = field(default_factory=Seen)
 
     @property
     def errors(self) -> list[str]:
@@ -74,6 +77,7 @@ class FuzzOutcome:
             skipped={**self.skipped, **other.skipped},
             checks_by_operation={**self.checks_by_operation, **other.checks_by_operation},
             gone=self.gone or other.gone,
+            seen=Seen().merge(self.seen).merge(other.seen),
         )
         for req_id, count in other.checks_run.items():
             merged.checks_run[req_id] = merged.checks_run.get(req_id, 0) + count
@@ -91,6 +95,7 @@ class FuzzOutcome:
             error_count=sum(len(v) for v in mine.values()),
             skipped={label: self.skipped[label]} if label in self.skipped else {},
             gone=self.gone,
+            seen=self.seen.for_label(label),
         )
 
 
@@ -189,6 +194,12 @@ def run(settings: FuzzSettings, *, phases: Iterable[str],
             outcome.operations[label] = outcome.operations.get(label, 0) + len(recorder.cases)
             if event.skip_reason:
                 outcome.skipped[label] = event.skip_reason
+            for case_id, interaction in recorder.interactions.items():
+                if interaction.response is not None:
+                    case = recorder.cases.get(case_id)
+                    outcome.seen.observe_response(
+                        case.value.operation.label if case is not None else label,
+                        interaction.response)
             for case_id, checks in recorder.checks.items():
                 for check in checks:
                     req_id = (STATEFUL_IDS.get(check.name) if stateful else None) or \

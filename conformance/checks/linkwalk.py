@@ -87,6 +87,7 @@ class _Walk:
             self.outcome.add_error(LABEL, REDACTOR.text(f"{case.operation.label}: {exc}") or "")
             return None
         self.outcome.operations[LABEL] = self.outcome.operations.get(LABEL, 0) + 1
+        self.outcome.seen.observe_response(case.operation.label, response)
         return response
 
     def check(self, link_name: str, case, response: Response) -> None:

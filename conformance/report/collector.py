@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conformance.checks.failure import FuzzFailure
+from conformance.report import coverage
 from conformance.report.baseline import Baseline
 from conformance.report.fingerprint import versions as library_versions
 from conformance.report.results import (
@@ -28,6 +29,7 @@ from conformance.report.results import (
 )
 from conformance.specs import catalog
 from conformance.target.exchange import Exchange
+from conformance.target.seen import Seen
 
 Evidence = Mapping[str, Any] | Exchange | str
 _FUZZ_REASONS_SHOWN = 3  # a fuzz run can fail hundreds of times; the reason names the first few
@@ -87,6 +89,8 @@ class Collector:
         self._fuzz_seen: set[tuple[str, str, str, str]] = set()
         self._undone: list[str] = []
         self._notes: list[str] = []
+        # What the run sent and received per operation (thread-safe itself): its coverage
+        self.seen = Seen()
 
     @property
     def requirements(self) -> tuple[catalog.Requirement, ...]:
@@ -156,6 +160,7 @@ class Collector:
                 "fuzz_cases": dict(self._fuzz_cases),
                 "fuzz_failures": [asdict(failure) for failure in self._fuzz_failures],
                 "undone": list(self._undone), "notes": list(self._notes),
+                "seen": self.seen.to_dict(),
             }
 
     def merge(self, data: Mapping[str, Any]) -> None:
@@ -173,13 +178,15 @@ class Collector:
             self.undone(line)
         for text in data.get("notes", ()):
             self.note(text)
+        self.seen.merge(data.get("seen", {}))
 
     def build(self, *, target: str, started_at: datetime, finished_at: datetime,
               suite_version: str, spec_version: str, strict: bool,
               aborted_reason: str | None = None, baseline: Baseline | None = None,
               not_selected: Mapping[str, str] | None = None,
               selftest: Mapping[str, Any] | None = None,
-              fingerprint: Mapping[str, Any] | None = None) -> RunResult:
+              fingerprint: Mapping[str, Any] | None = None,
+              min_coverage: float | None = None) -> RunResult:
         """Aggregate everything recorded into one RunResult, one row per catalog id."""
         with self._lock:
             records = list(self._records)
@@ -227,6 +234,8 @@ class Collector:
             selftest=dict(selftest) if selftest is not None else None,
             fingerprint=dict(fingerprint) if fingerprint is not None else {
                 "versions": library_versions()},
+            coverage=coverage.build(self.seen, self._requirements),
+            min_coverage=min_coverage,
         )
 
 

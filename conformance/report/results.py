@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -16,6 +17,7 @@ from typing import Any
 
 from conformance.checks.failure import FuzzFailure
 from conformance.paths import specs_dir
+from conformance.report.coverage import Coverage
 from conformance.specs import catalog
 from conformance.target.exchange import Exchange
 from conformance.target.redaction import REDACTOR
@@ -122,6 +124,9 @@ class RunResult:
     # SHA-256 of the report files the run wrote beside results.json (written by the runner
     # once they are all closed): a certification package refuses files changed since.
     report_files: dict[str, str] = field(default_factory=dict)
+    # What the run exercised (coverage.json), and the --min-coverage it must reach, if any
+    coverage: Coverage | None = None
+    min_coverage: float | None = None
 
     # The verdict and everything derived from it live here and nowhere else: the runner, the
     # terminal, the HTML page and results.json all read them from the RunResult.
@@ -136,12 +141,23 @@ class RunResult:
         return _unverified(self.requirements)
 
     @property
+    def coverage_shortfall(self) -> str | None:
+        """"coverage 71% below --min-coverage 80" when the run's total coverage is below the
+        --min-coverage it was given, else None."""
+        if self.min_coverage is None or self.coverage is None:
+            return None
+        found = self.coverage.percent
+        if found >= self.min_coverage:
+            return None
+        return f"coverage {math.floor(found)}% below --min-coverage {self.min_coverage:g}"
+
+    @property
     def verdict(self) -> str:
-        """aborted; else non-conformant when a row is blocking; else incomplete when a selected
-        MUST is unverified; else conformant."""
+        """aborted; else non-conformant when a row is blocking or the coverage is below
+        --min-coverage; else incomplete when a selected MUST is unverified; else conformant."""
         if self.aborted_reason:
             return "aborted"
-        if self.blocking:
+        if self.blocking or self.coverage_shortfall:
             return "non-conformant"
         return "incomplete" if self.unverified else "conformant"
 
@@ -200,6 +216,10 @@ class RunResult:
             data["selftest"] = copy.deepcopy(self.selftest)
         if self.report_files:
             data["report_files"] = dict(sorted(self.report_files.items()))
+        if self.coverage is not None:
+            data["coverage"] = {**self.coverage.summary(), "min_coverage": self.min_coverage,
+                                "shortfall": self.coverage_shortfall,
+                                "detail": self.coverage.to_json()}
         # Evidence was redacted when it was recorded; this is the second belt, for anything
         # that slipped past (a secret registered late, a hand-built evidence dict).
         return scrub(data)
@@ -229,6 +249,9 @@ class RunResult:
             selftest=copy.deepcopy(data.get("selftest")),
             fingerprint=copy.deepcopy(data.get("fingerprint", {})),
             report_files=dict(data.get("report_files", {})),
+            coverage=Coverage.from_json(data["coverage"]["detail"]) if "coverage" in data
+            else None,
+            min_coverage=data["coverage"]["min_coverage"] if "coverage" in data else None,
         )
         if result.verdict != data["verdict"]:
             raise ResultsError(f"verdict {data['verdict']!r} does not follow from the "

@@ -25,6 +25,7 @@ from markupsafe import Markup
 from conformance.report.results import STATUSES, RunResult, scrub
 
 RESULTS_FILE = "results.json"
+COVERAGE_FILE = "coverage.json"
 HTML_FILE = "index.html"
 JUNIT_FILE = "junit.xml"
 LATEST = "latest"
@@ -46,6 +47,10 @@ def write_reports(result: RunResult, report_dir: Path, *,
     data = result.to_json()
     paths = {RESULTS_FILE: report_dir / RESULTS_FILE, HTML_FILE: report_dir / HTML_FILE}
     _write_atomic(paths[RESULTS_FILE], json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    if result.coverage is not None and result.coverage.operations:
+        paths[COVERAGE_FILE] = report_dir / COVERAGE_FILE
+        _write_atomic(paths[COVERAGE_FILE], json.dumps(scrub(result.coverage.to_json()),
+                                                       indent=2, ensure_ascii=False) + "\n")
     link = _relative_link(pytest_html, report_dir) if pytest_html else None
     _write_atomic(paths[HTML_FILE], render_html(result, pytest_html=link))
     return paths
@@ -97,6 +102,8 @@ def render_html(result: RunResult, *, pytest_html: str | None = None,
         failure_ids={row["id"] for row in failures},
         fuzz_failures=fuzz_failures,
         selftest=_selftest_view(r.get("selftest")),
+        coverage=_coverage_view(result),
+        coverage_shortfall=result.coverage_shortfall,
         versions=", ".join(f"{name} {version}" for name, version in
                            r.get("fingerprint", {}).get("versions", {}).items()),
         fp=r.get("fingerprint", {}),
@@ -109,6 +116,48 @@ def render_html(result: RunResult, *, pytest_html: str | None = None,
         script=Markup(script),  # our own file, not data: the CSP hash below pins it
         script_hash=_csp_hash(script),
     )
+
+
+_DIMENSION_TITLES = {"statuses": "HTTP statuses", "codes": "business codes",
+                     "parameters": "parameters and body fields", "formats": "formats"}
+
+
+def _coverage_view(result: RunResult) -> dict[str, Any] | None:
+    """The coverage section: operations weakest first, a bar per dimension, never-seen items."""
+    if result.coverage is None:
+        return None
+    from conformance.report.coverage import DIMENSIONS
+
+    data = scrub(result.coverage.to_json())
+
+    def cell(dim: Mapping[str, Any]) -> dict[str, Any]:
+        return {"seen": dim["seen"], "documented": dim["documented"],
+                "percent": dim["percent"], "width": f"{dim['percent']:.0f}%"}
+
+    def missing(name: str, items: list) -> list[str]:
+        if name == "codes":
+            return [f"{c['family']} {c['code']}" + (f" ({', '.join(c['requirements'])})"
+                                                   if c["requirements"] else "") for c in items]
+        return [str(item) for item in items]
+
+    operations = sorted(data["operations"], key=lambda op: (op["percent"], op["operation"]))
+    return {
+        "percent": data["percent"],
+        "min_coverage": result.min_coverage,
+        "line": result.coverage.line(),
+        "titles": _DIMENSION_TITLES,
+        "dimensions": DIMENSIONS,
+        "total": {name: cell(data["total"][name]) for name in DIMENSIONS},
+        "weakest": operations[0]["operation"] if operations else None,
+        "operations": [{"operation": op["operation"], "operation_id": op["operation_id"],
+                        "percent": op["percent"], "width": f"{op['percent']:.0f}%",
+                        "cells": {name: cell(op[name]) for name in DIMENSIONS},
+                        "missing": {name: missing(name, op[name]["never_seen"])
+                                    for name in DIMENSIONS if op[name]["never_seen"]},
+                        "undocumented": op["undocumented_statuses"]}
+                       for op in operations],
+        "codes_missing": [c for c in data["codes"] if not c["seen"]],
+    }
 
 
 def update_latest(reports_root: Path, report_dir: Path) -> Path:

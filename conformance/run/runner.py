@@ -50,6 +50,9 @@ def _validate(options: RunOptions) -> None:
 
     if options.max_examples < 1:
         raise RunUsageError(f"--max-examples {options.max_examples}: must be at least 1")
+    if options.min_coverage is not None and not 0 <= options.min_coverage <= 100:
+        raise RunUsageError(f"--min-coverage {options.min_coverage:g}: must be a percentage "
+                            f"from 0 to 100")
     if options.workers < 1:
         raise RunUsageError(f"--workers {options.workers}: must be at least 1")
     if options.max_wait < 0:
@@ -217,6 +220,8 @@ def _run(options: RunOptions, report_dir: Path) -> int:
     versions = result.fingerprint.get("versions")
     if versions:
         print(f"\n{fingerprint.versions_line(versions)}", end="")
+    if result.coverage is not None:
+        print(f"\n{result.coverage.line()}", end="")
     print(f"\nverdict: {result.verdict}  ({_counts(result.summary)})")
     partial = result.partial
     if partial:
@@ -268,9 +273,12 @@ def _why_not_conformant(result: RunResult) -> list[str]:
 
     if result.verdict != "non-conformant":
         return []
+    shortfall = [f"why: {result.coverage_shortfall}"] if result.coverage_shortfall else []
+    if not result.blocking:
+        return shortfall
     contract = {r.id for r in catalog.requirements() if r.area == "contract"}
     rows = sorted(result.blocking, key=lambda r: (r.status != "failed", r.id not in contract))
     first = rows[0]
     more = f" (and {len(rows) - 1} more MUST requirements)" if len(rows) > 1 else ""
-    return [f"why: {first.id} {first.status}: {_one_line(first.reason)}{more}"]
+    return [f"why: {first.id} {first.status}: {_one_line(first.reason)}{more}", *shortfall]
 

@@ -40,6 +40,7 @@ def _settings(pc) -> fuzz.FuzzSettings:
 
 def record(pc, outcome: fuzz.FuzzOutcome, ids: tuple[str, ...], source: str) -> None:
     collector = pc.collector
+    collector.seen.merge(outcome.seen)
     for label, cases in outcome.operations.items():
         if label == fuzz.STATEFUL_LABEL:
             collector.note(f"stateful phase: {cases} linked calls along the spec's links")

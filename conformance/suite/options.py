@@ -55,12 +55,16 @@ class RunOptions:
     max_wait: float = field(default=30.0, metadata=_option(
         "longest a scenario may wait for a code to expire, in seconds (default 30)",
         metavar="S", type=float))
+    min_coverage: float | None = field(default=None, metadata=_option(
+        "a run whose total coverage (coverage.json) is below PCT percent is non-conformant",
+        metavar="PCT", type=float))
 
     def as_state(self) -> dict[str, Any]:
         """The options as the suite's tests read them (``pc.options[...]``)."""
         return {"strict": self.strict, "allow_mutations": self.allow_mutations,
                 "max_examples": self.max_examples, "seed": self.seed, "workers": self.workers,
-                "max_wait": self.max_wait, "suite": self.suite, "only": set(self.only)}
+                "max_wait": self.max_wait, "suite": self.suite, "only": set(self.only),
+                "min_coverage": self.min_coverage}
 
 
 def _flag(name: str) -> str:

@@ -133,6 +133,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     def observer(method, path, response, exchange) -> None:
         state = state_holder.get("state")
+        if state is not None:
+            state.collector.seen.observe_response(f"{method.upper()} {path}", response)
         if state is not None and state.answers is not None:
             state.answers.observe(method, path, response, exchange)
 
@@ -353,6 +355,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         spec_version=openapi.spec_version(), strict=state.options["strict"],
         aborted_reason=session.config.stash.get(ABORT_KEY, None), baseline=baseline,
         not_selected=state.not_selected, selftest=selftest_score.last_score(),
+        min_coverage=state.options["min_coverage"],
         fingerprint=fingerprint.of_run(seed=state.options["seed"], options=_fingerprint_options(
             state.options, session.config), profile=state.profile.redacted_dict()),
     )

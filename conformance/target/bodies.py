@@ -62,14 +62,25 @@ def validation_block(body: Any) -> dict | None:
     return block if isinstance(block, dict) else None
 
 
-def v11_code(body: Any) -> int | None:
-    """The item_status code of a v1.1 answer, else its status code."""
+def item_code(body: Any) -> int | None:
+    """The item_status code of a v1.1 answer, or None."""
     for block in (redeemable_block(body), redeemed_block(body), validation_block(body)):
         if block is not None:
             code = as_int(_dig(block, "item_status", "code"))
             if code is not None:
                 return code
+    return None
+
+
+def status_code(body: Any) -> int | None:
+    """The response.status.code of a v1.1 answer, or None."""
     return as_int(_dig(body, "response", "status", "code"))
+
+
+def v11_code(body: Any) -> int | None:
+    """The item_status code of a v1.1 answer, else its status code."""
+    code = item_code(body)
+    return code if code is not None else status_code(body)
 
 
 def v2_codes(body: Any) -> list[int]:
