@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     keygen.set_defaults(handler=_keygen)
 
     reqs = commands.add_parser("requirements", help="print the requirement catalog")
+    reqs.add_argument("--codes", action="store_true",
+                      help="print every documented code instead: its meaning and the "
+                           "requirements that expect it, or why none does")
     reqs.set_defaults(handler=_requirements)
     return parser
 
@@ -164,6 +167,8 @@ def _specs_generate(args: argparse.Namespace) -> int:
 def _requirements(args: argparse.Namespace) -> int:
     from conformance.specs import catalog
 
+    if args.codes:
+        return _codes()
     rows = [(r.id, r.level, r.area, r.title) for r in catalog.requirements()]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     print(f"{'ID':<{widths[0]}}  {'LEVEL':<{widths[1]}}  {'AREA':<{widths[2]}}  TITLE")
@@ -221,6 +226,28 @@ def _keygen(args: argparse.Namespace) -> int:
     print(f"private key: {private} (keep it secret)\npublic key: {public}\n"
           f"fingerprint: {fingerprint}")
     return EXIT_OK
+def _codes() -> int:
+    """Every documented code: meaning, the requirement ids that expect it, or the reason."""
+    from conformance.specs import catalog
+
+    accounts = catalog.code_accounts()
+    print(f"{'CODE':<5}  {'FAMILY':<9}  {'EXPECTED BY / WHY NOT':<24}  MEANING")
+    for row in accounts:
+        by = " ".join(row["requirements"]) or f"({row['why'] or 'unaccounted'})"
+        print(f"{row['code']:<5}  {'/'.join(row['families']):<9}  {by:<24}  {row['meaning']}")
+        if not row["requirements"]:
+            print(f"{'':<5}  {'':<9}  {'':<24}  why not: {row['reason'] or '-'}")
+    judged = sum(1 for row in accounts if row["requirements"])
+    reasoned = sum(1 for row in accounts if not row["requirements"] and row["reason"])
+    print(f"\n{len(accounts)} codes: {judged} expected by a requirement, {reasoned} with a "
+          f"reason in specs/unjudged-codes.yaml, {len(accounts) - judged - reasoned} "
+          "unaccounted.")
+    rules = catalog.unjudged()["rules"]
+    if rules:
+        print("\nDocumented rules no requirement judges:")
+        for rule in rules:
+            print(f"- {rule['rule']}: {' '.join(str(rule['reason']).split())}")
+    return EXIT_OK if not catalog.code_problems() else EXIT_FAIL
 
 
 # --- selftest -----------------------------------------------------------------------------------

@@ -27,8 +27,13 @@ redeem with the code they obtained and check the balance drop (OTP-02, OTP-06), 
 reversal that credits twice also breaks REV-06. A contract fault can break two checks at once:
 a v2 answer without errors[] no longer carries the refusal code that makes a refused invalid
 request acceptable (CON-05), and an answer of empty data to invalid input is no documented
-shape (CON-01). A fault with no ids is a bug no requirement of the catalog describes; it is
-listed so the gap shows, and its run covers every scenario.
+shape (CON-01). Every fault names at least one id: a fault no requirement could notice would
+be "caught" by a run in which nothing fails, which proves nothing.
+
+A fault runs against the reference server set up as its ``setup`` says: ``reference`` (the
+reference seed and profile) or ``reversal-disabled`` (a program that disables reversals, the
+only place REV-07 and its fault can be judged). run/selftest.py maps each setup to its seed
+and profile under fixtures/.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class Fault:
     description: str  # what the server does under the switch, in one line
     suite: str = "scenarios"  # the run that must notice it (`run --suite`)
     restricted: bool = True  # whether that run is `--only <its ids>`
+    setup: str = "reference"  # the server's seed and the run's profile (SETUPS)
 
     @property
     def only(self) -> tuple[str, ...]:
@@ -52,9 +58,14 @@ class Fault:
         return tuple(sorted(self.ids)) if self.restricted else ()
 
 
-def _fault(name: str, ids: str, description: str, suite: str = "scenarios") -> Fault:
+# The reference server's setups a fault can run against (run/selftest.py: seed and profile).
+SETUPS = ("reference", "reversal-disabled")
+
+
+def _fault(name: str, ids: str, description: str, suite: str = "scenarios",
+           setup: str = "reference") -> Fault:
     # A contract fault's run covers every operation and check, unrestricted.
-    return Fault(name, frozenset(ids.split()), description, suite, suite == "scenarios")
+    return Fault(name, frozenset(ids.split()), description, suite, suite == "scenarios", setup)
 
 
 CATALOG: tuple[Fault, ...] = (
@@ -115,9 +126,9 @@ CATALOG: tuple[Fault, ...] = (
            "redeem without validation_code succeeds as if validation were skipped; a code "
            "that is sent is still checked"),
     # --- reversal ---------------------------------------------------------------------------
-    _fault("reverse.enabled", "",
-           "reversals are allowed when program.reversal_enabled is false (no 905); the "
-           "reference program enables them, so nothing changes"),
+    _fault("reverse.enabled", "REV-07",
+           "reversals are allowed when program.reversal_enabled is false (no 905): run on a "
+           "program that disables them", setup="reversal-disabled"),
     _fault("reverse.owner", "REV-05",
            "an identifier that does not own the redemption can reverse it (no 904)"),
     _fault("reverse.not-reversed", "REV-02",
@@ -142,14 +153,18 @@ CATALOG: tuple[Fault, ...] = (
            "a customer marked as fraud can send points (no 415)"),
     _fault("transfer.destination-fraud", "TRF-05",
            "a customer marked as fraud can receive points (no 414)"),
-    _fault("transfer.enrolled", "",
-           "a customer not enrolled can send points (no 686); no requirement covers it"),
-    _fault("transfer.actor", "",
-           "a group transfer's transferredBy need not be a member of the source group (no "
-           "904); no requirement covers it"),
-    _fault("transfer.points-positive", "",
-           "a transfer of 0 or negative points is not refused as invalid (801): 0 passes the "
-           "checks, a negative amount fails the database; no requirement covers it"),
+    _fault("transfer.enrolled", "TRF-09",
+           "a customer not enrolled in the loyalty program can send points (no 686)"),
+    _fault("transfer.points-positive", "TRF-10",
+           "a transfer of 0 or negative points is not refused as invalid (801): 0 passes every "
+           "check and makes a transfer of nothing, a negative amount fails the database"),
+    _fault("transfer.multiple", "TRF-11",
+           "a customer transfer of an amount that is not a multiple of points_multiple is "
+           "allowed (no 807)"),
+    _fault("transfer.minimum", "TRF-11",
+           "a customer transfer of less than min_redeem is allowed (no 821)"),
+    _fault("transfer.maximum", "TRF-11",
+           "a customer transfer of more than max_redeem is allowed (no 819)"),
     _fault("transfer.balance", "TRF-06",
            "a transfer of more than the source holds is allowed (no 818)"),
     # --- transfer behaviours --------------------------------------------------------------------

@@ -24,10 +24,17 @@ from conformance import __version__
 from conformance.paths import fixtures_dir
 from conformance.report import selftest_score
 from conformance.report.selftest_score import last_score, score_path  # noqa: F401 (re-exported)
-from conformance.run.fault_catalog import CATALOG, Fault
+from conformance.run.fault_catalog import CATALOG, SETUPS, Fault
 from conformance.specs import catalog
 
 PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
+# Each setup of fault_catalog.SETUPS: the server's seed data (None: the reference seed) and the
+# profile that describes it to the run.
+SETUP_FILES: dict[str, tuple[Path | None, Path]] = {
+    "reference": (None, PROFILE),
+    "reversal-disabled": (fixtures_dir() / "reversal-disabled-seed.yaml",
+                          fixtures_dir() / "profiles" / "reversal-disabled.yaml"),
+}
 ALL_IDS = tuple(r.id for r in catalog.requirements())
 RUN_TIMEOUT_S = 180
 # The fuzzing phases of every run: few examples (the coverage phase tries every boundary
@@ -36,6 +43,10 @@ RUN_TIMEOUT_S = 180
 MAX_EXAMPLES = "10"
 SEED = 1
 CLEAN = Fault("", frozenset(), "the reference server as it is", suite="all")
+# The clean runs of the other setups: the whole suite, nothing may fail or go unverified, and
+# every id must pass in at least one clean run (REV-07 passes only where reversals are off).
+CLEAN_SETUPS = tuple(Fault("", frozenset(), f"the reference server, setup {name}", suite="all",
+                           setup=name) for name in SETUPS if name != "reference")
 
 
 @dataclass(frozen=True)
@@ -79,12 +90,13 @@ def fault_run(fault: Fault, pycache: Path, seed: int = SEED, *,
 
     started = time.monotonic()
     switched = (fault.name,) if fault.name else ()
+    seed_data, profile = SETUP_FILES[fault.setup]
     with tempfile.TemporaryDirectory(prefix="pc-fault-") as tmp, \
-            server.run_in_thread(faults=() if variant else switched,
+            server.run_in_thread(seed_data=seed_data, faults=() if variant else switched,
                                  variants=switched if variant else ()) as target:
         report_dir = Path(tmp) / "report"
         command = [sys.executable, "-m", "conformance", "run", "--base-url", target.base_url,
-                   "--profile", str(PROFILE), "--suite", fault.suite,
+                   "--profile", str(profile), "--suite", fault.suite,
                    "--max-examples", MAX_EXAMPLES, "--seed", str(seed),
                    "--report-dir", str(report_dir)]
         if fault.only:
@@ -100,7 +112,8 @@ def fault_run(fault: Fault, pycache: Path, seed: int = SEED, *,
                            f"no results.json (exit {done.returncode})\n{output}")
         rows = json.loads(results.read_text(encoding="utf-8"))["requirements"]
     selected = set(fault.only or ALL_IDS)
-    return Outcome(fault.name, {r["id"]: r["status"] for r in rows if r["id"] in selected},
+    name = fault.name or (f"clean ({fault.setup})" if fault.setup != "reference" else "")
+    return Outcome(name, {r["id"]: r["status"] for r in rows if r["id"] in selected},
                    {r["id"]: r["reason"] for r in rows if r["id"] in selected},
                    time.monotonic() - started, output)
 
@@ -142,11 +155,23 @@ class SelftestResult:
     rows: tuple[Row, ...]
     seconds: float
     variants: tuple[Outcome, ...] = ()
+    setups: tuple[Outcome, ...] = ()  # the clean runs of CLEAN_SETUPS
 
     @property
     def false_failures(self) -> set[str]:
-        """Ids the clean server did not pass."""
-        return _not_conformant(self.clean)
+        """Ids the clean server did not pass (nor leave not-applicable), in any setup."""
+        found = _not_conformant(self.clean)
+        for run in self.setups:
+            found |= _not_conformant(run)
+        return found
+
+    @property
+    def unproven(self) -> set[str]:
+        """Ids no clean run passed: not-applicable in every setup, so never shown to pass."""
+        if not self.setups:
+            return set()  # a result without the other setups cannot tell
+        passed = set().union(*(run.ids("passed") for run in (self.clean, *self.setups)))
+        return set(ALL_IDS) - passed
 
     @property
     def variant_failures(self) -> dict[str, set[str]]:
@@ -165,7 +190,8 @@ class SelftestResult:
 
     @property
     def ok(self) -> bool:
-        return self.caught == len(self.rows) and not self.false_failure_count
+        return self.caught == len(self.rows) and not self.false_failure_count \
+            and not self.unproven
 
     def summary(self) -> dict:
         return {"version": __version__, "caught": self.caught, "total": len(self.rows),
@@ -187,9 +213,19 @@ def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
         if progress:
             progress(f"clean run: {len(clean.ids('passed'))}/{len(ALL_IDS)} passed")
         with ThreadPoolExecutor(workers, thread_name_prefix="fault-run") as pool:
+            setup_futures = [(c, pool.submit(fault_run, c, cache, seed)) for c in CLEAN_SETUPS]
             futures = [(f, pool.submit(fault_run, f, cache, seed)) for f in CATALOG]
             variant_futures = [(v, pool.submit(fault_run, v, cache, seed, variant=True))
                                for v in chosen]
+            setups = []
+            for setup, future in setup_futures:
+                setups.append(future.result())
+                if progress:
+                    wrong = _not_conformant(setups[-1])
+                    progress(f"clean run ({setup.setup}): "
+                             f"{len(setups[-1].ids('passed'))}/{len(ALL_IDS)} passed, "
+                             f"{len(setups[-1].ids('not-applicable'))} not applicable"
+                             f"{', FALSE FAILURES' if wrong else ''}")
             rows = []
             for fault, future in futures:
                 rows.append(Row(fault, future.result()))
@@ -202,7 +238,8 @@ def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
                     wrong = _not_conformant(runs[-1])
                     progress(f"variant {variant.name}: "
                              f"{'conformant' if not wrong else 'FALSE FAILURES'}")
-    return SelftestResult(clean, tuple(rows), time.monotonic() - started, tuple(runs))
+    return SelftestResult(clean, tuple(rows), time.monotonic() - started, tuple(runs),
+                          tuple(setups))
 
 
 def render(result: SelftestResult) -> str:
@@ -222,9 +259,16 @@ def render(result: SelftestResult) -> str:
         judged = len(result.variants) - len(result.variant_failures)
         lines.append(f"variants judged conformant: {judged}/{len(result.variants)} "
                      f"({', '.join(run.fault for run in result.variants)})")
-    if result.false_failures:
+    if _not_conformant(result.clean):
         lines.append("false failures on the clean reference server:")
-        lines.append(result.clean.explain(result.false_failures))
+        lines.append(result.clean.explain(_not_conformant(result.clean)))
+    for run in result.setups:
+        if _not_conformant(run):
+            lines.append(f"false failures on the {run.fault}:")
+            lines.append(run.explain(_not_conformant(run)) if run.statuses
+                         else run.output[-1500:])
+    if result.unproven:
+        lines.append(f"passed in no clean setup: {' '.join(sorted(result.unproven))}")
     for name, ids in result.variant_failures.items():
         run = next(run for run in result.variants if run.fault == name)
         lines.append(f"false failures under the legitimate variant {name}:")

@@ -106,6 +106,7 @@ class TransferCase:
     points: int
     balance_of: Callable[[Account], int]
     actor_allowed: bool = True  # transferredBy may move the source's points (group transfers)
+    limits: bool = False  # the program's multiple, minimum and maximum apply (customer transfers)
 
     @cached_property
     def balance(self) -> int:
@@ -131,10 +132,25 @@ TRANSFER_RULES: tuple[Rule, ...] = (
     Rule("transfer.enrolled", 686,
          "User is from a campaign and not enrolled in the loyalty program",
          lambda c: isinstance(c.source, Customer) and not c.source.enrolled),
+    # Who may move a group's points is the org's permission model, which the documents leave
+    # open: no requirement can judge it from outside, so this rule is no fault switch.
     Rule("transfer.actor", 904, "Invalid customer details passed: transferredBy may not move"
-         " these points", lambda c: not c.actor_allowed),
+         " these points", lambda c: not c.actor_allowed, faultable=False),
     Rule("transfer.points-positive", 801, "Points you are trying to transfer are invalid",
          lambda c: c.points <= 0),
+    # The program's redemption limits hold for customer transfers too (the transfer API lists
+    # their codes); group transfers move a group's pool and keep none. They judge positive
+    # amounts only: 0 and below are the rule above's to refuse.
+    Rule("transfer.multiple", 807,
+         "Unable to transfer. The points must be a multiple of {p.points_multiple}",
+         lambda c: c.limits and c.points > 0 and c.points % c.program.points_multiple != 0),
+    Rule("transfer.minimum", 821,
+         "Points you are trying to transfer are less than the minimum allowed ({p.min_redeem})",
+         lambda c: c.limits and 0 < c.points < c.program.min_redeem),
+    Rule("transfer.maximum", 819,
+         "Points you are trying to transfer are more than the maximum allowed in one"
+         " transaction ({p.max_redeem})",
+         lambda c: c.limits and c.points > c.program.max_redeem),
     Rule("transfer.balance", 818, "Points you are trying to transfer are more than the available"
          " points", lambda c: c.points > c.balance),
 )

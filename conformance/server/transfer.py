@@ -183,7 +183,8 @@ def _customer_case(state: ServerState, parties: tuple[tuple[str, str], tuple[str
                    points: int) -> TransferCase:
     source = find_customer(state.ledger, *parties[0])
     destination = find_customer(state.ledger, *parties[1])
-    return TransferCase(state.program, source, destination, points, state.ledger.balance)
+    return TransferCase(state.program, source, destination, points, state.ledger.balance,
+                        limits=True)
 
 
 @endpoints.v2()

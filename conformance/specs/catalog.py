@@ -54,6 +54,63 @@ def error_codes() -> tuple[dict, ...]:
     return tuple(openapi.read_yaml(openapi.specs_dir() / "error-codes.yaml")["codes"])
 
 
+UNJUDGED_WHY = ("vendor-side", "org-setting", "undocumented", "general-form")
+
+
+@cache
+def unjudged() -> dict:
+    """specs/unjudged-codes.yaml: {"codes": [...], "rules": [...]}, each with its reason."""
+    raw = openapi.read_yaml(openapi.specs_dir() / "unjudged-codes.yaml")
+    return {"codes": tuple(raw.get("codes") or ()), "rules": tuple(raw.get("rules") or ())}
+
+
+def code_accounts() -> list[dict]:
+    """Every documented code (error-codes.yaml order, one row per number): its families and
+    meaning, the requirements that expect it, and the reason from unjudged-codes.yaml."""
+    expected: dict[int, list[str]] = {}
+    for req in requirements():
+        for code in req.codes:
+            expected.setdefault(code, []).append(req.id)
+    reasons = {entry.get("code"): entry for entry in unjudged()["codes"]}
+    rows: dict[int, dict] = {}
+    for entry in error_codes():
+        row = rows.setdefault(entry["code"], {
+            "code": entry["code"], "families": [], "meaning": entry["meaning"],
+            "requirements": expected.get(entry["code"], []),
+            "why": (reasons.get(entry["code"]) or {}).get("why"),
+            "reason": (reasons.get(entry["code"]) or {}).get("reason")})
+        row["families"].append(entry["family"])
+    return list(rows.values())
+
+
+def code_problems() -> list[str]:
+    """Codes no requirement expects and no reason accounts for, and stale or doubled reasons."""
+    problems = []
+    for row in code_accounts():
+        if not row["requirements"] and not row["reason"]:
+            problems.append(f"code {row['code']} ({row['meaning']}): no requirement expects it "
+                            "and specs/unjudged-codes.yaml gives no reason")
+        if row["requirements"] and row["reason"]:
+            problems.append(f"code {row['code']}: expected by {', '.join(row['requirements'])}"
+                            " yet listed in specs/unjudged-codes.yaml")
+    known = {entry["code"] for entry in error_codes()}
+    listed = [entry.get("code") for entry in unjudged()["codes"]]
+    for entry in unjudged()["codes"]:
+        where = f"unjudged-codes.yaml: {entry.get('code')}"
+        if entry.get("code") not in known:
+            problems.append(f"{where}: not in error-codes.yaml")
+        if listed.count(entry.get("code")) > 1:
+            problems.append(f"{where}: listed twice")
+        if entry.get("why") not in UNJUDGED_WHY:
+            problems.append(f"{where}: why must be one of {', '.join(UNJUDGED_WHY)}")
+        if not str(entry.get("reason") or "").strip():
+            problems.append(f"{where}: reason is empty")
+    for rule in unjudged()["rules"]:
+        if not str(rule.get("rule") or "").strip() or not str(rule.get("reason") or "").strip():
+            problems.append(f"unjudged-codes.yaml: rule {rule.get('rule')!r} needs a reason")
+    return sorted(set(problems))
+
+
 @cache
 def conflicts() -> tuple[dict, ...]:
     return tuple(openapi.read_yaml(openapi.specs_dir() / "conflicts.yaml")["conflicts"])
@@ -109,4 +166,4 @@ def check() -> list[str]:
                      for cid in req.conflicts if cid not in conflict_ids]
         if not req.seeds:
             problems.append(f"{where}: no seed reference")
-    return problems
+    return problems + code_problems()

@@ -168,3 +168,29 @@ def test_partial_reversal_then_the_remainder_restores_the_redemption(pc, redempt
         return
     common.expect(after == before + points, f"balance {before} + {points} = {before + points}",
                   f"balance {after}", balance_before=before, balance_after=after)
+
+
+@pytest.mark.requirement("REV-07")
+@common.mutates
+def test_reversal_is_refused_where_the_program_disables_it(pc):
+    if pc.profile.program.reversal_enabled:
+        plugin.not_applicable("program.reversal_enabled is true in the profile: the program "
+                              "allows reversals")
+    points = common.valid_amount(pc)
+    made = rdm.redeem_with_fresh_code(pc, "spender", points)
+    if made.code != 800:
+        pytest.fail(f"could not make a redemption to reverse: code {made.code}")
+    common.note(pc, f"the program disables reversals: this redemption of {points} points cannot "
+                    "be given back, and the report lists it as not undone")
+    before = common.balance(pc, "spender")
+    answer = rdm.reverse(pc, "spender", rdm.redemption_id(made), points)
+    after = common.balance(pc, "spender")
+    body = answer.body if isinstance(answer.body, dict) else {}
+    common.expect(905 in answer.codes, "code 905 (reversal disabled for the program), in "
+                  "errors[] or warnings[]", f"HTTP {answer.status}, codes {answer.codes}",
+                  balance_before=before, balance_after=after)
+    credited = body.get("reversalId") not in (None, "") and not bodies.v2_refused(body)
+    common.expect(not credited, "no reversal made (no reversalId)",
+                  f"reversalId {body.get('reversalId')!r}, pointsReversed "
+                  f"{body.get('pointsReversed')!r}", balance_before=before, balance_after=after)
+    common.expect_unchanged(before, after)

@@ -1,17 +1,21 @@
 """Transfer (points v2): points move between customers and groups, conserved, with a code.
 
 A transfer moves real points and the run's undo log cannot reverse it, so every scenario that
-makes one gives the points back with a transfer the other way and moves only one
-points_multiple (booked against budget.max_points both ways).
+makes one gives the points back with a transfer the other way and moves only the smallest
+amount the program's rules accept (booked against budget.max_points both ways).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from conformance.specs import catalog
+from conformance.suite import plugin
 from conformance.suite.steps import transfer
 from conformance.suite.steps.common import (
+    afford,
     balance,
+    catalog_codes,
     expect,
     first_row,
     mutates,
@@ -23,7 +27,10 @@ from conformance.suite.steps.common import (
 )
 from conformance.target import bodies
 
-OVER_BALANCE_CODES = {804, 818, 803}
+OVER_BALANCE_CODES = set(catalog_codes("TRF-06"))
+# Every documented refusal code (TRF-10 accepts any of them, DC-14).
+REFUSAL_CODES = frozenset(entry["code"] for entry in catalog.error_codes()
+                          if entry["kind"] != "success")
 
 
 def _balances(pc, *roles: str) -> dict[str, int | None]:
@@ -54,7 +61,7 @@ def _source_code(pc, source: str, points: int) -> tuple[str, set[int]]:
     sent, and a target may judge the code before the rule under test (DC-14): 808 is accepted.
     """
     code = transfer.transfer_code(pc, source, "receiver" if source != "receiver" else "spender",
-                                  points, required=False)
+                                  transfer.transfer_amount(pc), required=False)
     if code is not None:
         return code, set()
     note(pc, f"no transfer code could be had for {source}: a wrong one is sent, and 808 (wrong "
@@ -73,7 +80,7 @@ def test_transfer_check_confirms_and_sends_a_code(pc):
     why = transfer.otp_unavailable(pc)
     if why is not None:
         pytest.skip(f"{why}, so the code sent to the source cannot be observed")
-    points = points_multiple(pc)
+    points = transfer.transfer_amount(pc)
     check = transfer.transfer_check(pc, "spender", "receiver", points, issue_otp=True)
     expect(transfer.transferrable(check), f"transferrable true for {points} spender -> "
            "receiver, no errors", transfer.describe(check))
@@ -85,14 +92,14 @@ def test_transfer_check_confirms_and_sends_a_code(pc):
 @pytest.mark.requirement("TRF-02")
 @mutates
 def test_transfer_moves_exactly_the_points(pc):
-    points = points_multiple(pc)
+    points = transfer.transfer_amount(pc)
     before = {"spender": require_balance(pc, "spender"),
               "receiver": require_balance(pc, "receiver")}
     code = transfer.transfer_code(pc, "spender", "receiver", points)
     answer = transfer.transfer(pc, "spender", "receiver", points, code)
     after = _balances(pc, "spender", "receiver")
-    note(pc, f"transferred {points} points (one points_multiple) spender -> receiver; the "
-             "points are given back below")
+    note(pc, f"transferred {points} points (the smallest amount the program's rules accept) "
+             "spender -> receiver; the points are given back below")
     if transfer.transferred(answer):
         transfer.transfer_back(pc, "spender", "receiver", points)
     shown = _shown(before, after)
@@ -111,7 +118,7 @@ def test_transfer_moves_exactly_the_points(pc):
 @pytest.mark.requirement("TRF-03")
 @mutates
 def test_transfer_with_a_wrong_code_is_refused(pc):
-    points = points_multiple(pc)
+    points = transfer.transfer_amount(pc)
     before = _balances(pc, "spender", "receiver")
     # A code is active (issued just now), so the refusal can only be about its value.
     real = transfer.transfer_code(pc, "spender", "receiver", points, required=False)
@@ -126,13 +133,15 @@ def test_transfer_with_a_wrong_code_is_refused(pc):
     _expect_unchanged(pc, before, after)
 
 
-def _parties_are_refused(pc, source: str, destination: str, code: int) -> None:
-    """Both the check and the transfer between these parties answer ``code``; nothing moves."""
-    points = points_multiple(pc)
+def _parties_are_refused(pc, source: str, destination: str, code: int | set[int]) -> None:
+    """Both the check and the transfer between these parties answer ``code`` (or one of the
+    codes given); nothing moves."""
+    codes = {code} if isinstance(code, int) else set(code)
+    points = transfer.transfer_amount(pc)
     parties = (source,) if source == destination else (source, destination)
     before = _balances(pc, *parties)
     check = transfer.transfer_check(pc, source, destination, points)
-    _refused_with(pc, check, {code}, f"isTransferrable {source} -> {destination}", before,
+    _refused_with(pc, check, codes, f"isTransferrable {source} -> {destination}", before,
                   before)
     # A code issued to the source, so that only the parties break a rule (a conformant target
     # issues none to a fraud source: then it is a wrong code, and 808 is accepted too).
@@ -141,7 +150,7 @@ def _parties_are_refused(pc, source: str, destination: str, code: int) -> None:
     after = _balances(pc, *parties)
     if source != destination and transfer.transferred(answer):
         transfer.transfer_back(pc, source, destination, points)
-    _refused_with(pc, answer, {code} | also, f"transfer {source} -> {destination}", before,
+    _refused_with(pc, answer, codes | also, f"transfer {source} -> {destination}", before,
                   after)
     _expect_unchanged(pc, before, after)
 
@@ -168,6 +177,7 @@ def test_transfer_to_a_fraud_customer_is_refused(pc):
 @mutates
 def test_transfer_of_more_than_the_balance_is_refused(pc):
     multiple = points_multiple(pc)
+    allowed = transfer.transfer_amount(pc)
     held = balance(pc, "low_balance")
     if held is None:
         # The profile promises min_redeem <= balance < max_redeem for this role.
@@ -175,13 +185,15 @@ def test_transfer_of_more_than_the_balance_is_refused(pc):
         note(pc, f"no balance hook: {amount} exceeds the low_balance customer's balance only "
                  "by the profile's promise (balance < max_redeem)")
     else:
-        amount = round_up(max(held, 0) + 1, multiple)
+        # At least the smallest amount the program's limits accept (TRF-11), so that only the
+        # balance rule is broken even when earlier scenarios left the customer holding little.
+        amount = max(round_up(max(held, 0) + 1, multiple), allowed)
     before = _balances(pc, "low_balance", "receiver")
     check = transfer.transfer_check(pc, "low_balance", "receiver", amount)
     _refused_with(pc, check, OVER_BALANCE_CODES,
                   f"isTransferrable of {amount} from a balance of {held}", before, before)
     # A code for an amount the customer holds, so that only the amount breaks a rule.
-    code, also = _source_code(pc, "low_balance", multiple)
+    code, also = _source_code(pc, "low_balance", allowed)
     answer = transfer.transfer(pc, "low_balance", "receiver", amount, code)
     after = _balances(pc, "low_balance", "receiver")
     if transfer.transferred(answer):
@@ -194,7 +206,7 @@ def test_transfer_of_more_than_the_balance_is_refused(pc):
 @pytest.mark.requirement("TRF-07")
 @mutates
 def test_transfer_history_lists_the_transfer(pc):
-    points = points_multiple(pc)
+    points = transfer.transfer_amount(pc)
     code = transfer.transfer_code(pc, "spender", "receiver", points)
     made = transfer.transfer(pc, "spender", "receiver", points, code)
     if not transfer.transferred(made):
@@ -216,7 +228,7 @@ def test_transfer_history_lists_the_transfer(pc):
 @mutates
 def test_group_transfer_moves_points_to_a_customer(pc):
     group_id = transfer.source_group(pc)
-    points = points_multiple(pc)
+    points = transfer.transfer_amount(pc)
     customer_before = require_balance(pc, "spender")
     group_before = transfer.group_balance(pc, group_id)
     # The spender both receives and makes the transfer: the reference seed makes it the group's
@@ -251,3 +263,95 @@ def test_group_transfer_moves_points_to_a_customer(pc):
         return
     expect(group_after == group_before - points, f"group balance {group_before} - {points}",
            f"group balance {group_after}", **shown)
+
+
+@pytest.mark.requirement("TRF-09")
+@mutates
+def test_transfer_from_a_customer_not_enrolled_is_refused(pc):
+    points = transfer.transfer_amount(pc)
+    held = balance(pc, "not_enrolled")
+    codes = set(catalog_codes("TRF-09"))
+    if held is None or held < points:
+        # A campaign-only customer may hold nothing: then the amount breaks the balance rule
+        # too, and the documents do not say which rule a target applies first (DC-14).
+        codes |= OVER_BALANCE_CODES
+        shown = "not observable" if held is None else held
+        note(pc, f"the not_enrolled customer's balance is {shown} (a transfer of {points}): 686 "
+                 "or a code for too few points is accepted")
+    _parties_are_refused(pc, "not_enrolled", "receiver", codes)
+
+
+def _refused_at_all(answer) -> bool:
+    """Refused with a documented refusal code, or an HTTP 4xx other than 401; nothing made."""
+    if transfer.transferred(answer):
+        return False
+    return bool(REFUSAL_CODES & set(answer.codes)) or \
+        (400 <= answer.status < 500 and answer.status != 401)
+
+
+@pytest.mark.requirement("TRF-10")
+@mutates
+def test_transfer_of_zero_or_negative_points_is_refused(pc):
+    negative = -points_multiple(pc)
+    before = _balances(pc, "spender", "receiver")
+    wanted = ("refused with a documented refusal code (801 or 901 name an invalid amount) or "
+              "an HTTP 4xx other than 401, no transfer record")
+    for amount in (0, negative):
+        check = transfer.transfer_check(pc, "spender", "receiver", amount)
+        expect(_refused_at_all(check) and not transfer.transferrable(check),
+               f"isTransferrable of {amount} {wanted}", transfer.describe(check),
+               **_shown(before, before))
+        # A code issued for a valid amount, so that only the amount breaks a rule.
+        code, _ = _source_code(pc, "spender", transfer.transfer_amount(pc))
+        answer = transfer.transfer(pc, "spender", "receiver", amount, code)
+        after = _balances(pc, "spender", "receiver")
+        if transfer.transferred(answer) and amount < 0:
+            # The points went the other way: the spender gives them back to the receiver.
+            transfer.transfer_back(pc, "receiver", "spender", -amount)
+        expect(_refused_at_all(answer), f"transfer of {amount} {wanted}",
+               transfer.describe(answer), **_shown(before, after))
+        _expect_unchanged(pc, before, after)
+
+
+def _limit_cases(pc) -> list[tuple[int, int, str]]:
+    """(amount, code, what it breaks) for each program limit the profile gives a transfer."""
+    program, multiple = pc.profile.program, points_multiple(pc)
+    valid = transfer.transfer_amount(pc)
+    cases = []
+    if multiple > 1 and valid + 1 <= program.max_redeem:
+        cases.append((valid + 1, 807, f"not a multiple of {multiple}"))
+    below = (program.min_redeem - 1) // multiple * multiple
+    if below > 0:
+        cases.append((below, 821, f"a multiple below the minimum {program.min_redeem}"))
+    cases.append((round_up(program.max_redeem + 1, multiple), 819,
+                  f"a multiple above the maximum {program.max_redeem}"))
+    return cases
+
+
+@pytest.mark.requirement("TRF-11")
+@mutates
+def test_transfer_amounts_follow_the_program_limits(pc):
+    cases = _limit_cases(pc)
+    held = balance(pc, "spender")
+    for amount, code, what in list(cases):
+        if held is not None and amount > held:
+            note(pc, f"{amount} ({what}) is more than the spender holds ({held}): not tried, it "
+                     "would break the balance rule too")
+            cases.remove((amount, code, what))
+    if not cases:
+        plugin.not_applicable("the profile's program rules leave no amount a limit refuses "
+                              "that the spender holds")
+    note(pc, "a target that does not hold transfers to the program's limits fails this SHOULD "
+             "(an advisory): the transfer API lists 807, 821 and 819 among its codes")
+    for amount, code, what in cases:
+        afford(pc, amount, f"TRF-11 ({what})")
+        before = _balances(pc, "spender", "receiver")
+        check = transfer.transfer_check(pc, "spender", "receiver", amount)
+        _refused_with(pc, check, {code}, f"isTransferrable of {amount} ({what})", before, before)
+        otp, also = _source_code(pc, "spender", transfer.transfer_amount(pc))
+        answer = transfer.transfer(pc, "spender", "receiver", amount, otp)
+        after = _balances(pc, "spender", "receiver")
+        if transfer.transferred(answer):
+            transfer.transfer_back(pc, "spender", "receiver", amount)
+        _refused_with(pc, answer, {code} | also, f"transfer of {amount} ({what})", before, after)
+        _expect_unchanged(pc, before, after)

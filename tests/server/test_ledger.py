@@ -173,7 +173,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def transfer(self, source: str, destination: str, points: int) -> None:
         s, d = CUSTOMERS[source], CUSTOMERS[destination]
         expected = (source != destination and not s.get("fraud") and not d.get("fraud")
-                    and s.get("enrolled", True) and 0 < points <= self.balances[source])
+                    and s.get("enrolled", True) and 0 < points <= self.balances[source]
+                    and points % SEED["program"]["points_multiple"] == 0
+                    and SEED["program"]["min_redeem"] <= points <= SEED["program"]["max_redeem"])
         check = self.api.post("/v2/points/isTransferrable",
                               transfer_body(MOBILE[source], MOBILE[destination], points,
                                             issueOtp=True)).json()

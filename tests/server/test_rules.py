@@ -14,6 +14,7 @@ from conformance.server.rules import (
     REVERSAL_RULES,
     TRANSFER_RULES,
     RedemptionCase,
+    TransferCase,
     check_faults,
     first_refusal,
 )
@@ -36,7 +37,8 @@ def _case(points: int, balance: int = 10_000, **flags: bool) -> RedemptionCase:
 def test_redemption_codes_in_their_documented_order() -> None:
     assert [rule.code for rule in REDEMPTION_RULES] == [802, 816, 686, 809, 801, 807, 821, 819,
                                                         818, 859]
-    assert [rule.code for rule in TRANSFER_RULES] == [816, 418, 415, 414, 686, 904, 801, 818]
+    assert [rule.code for rule in TRANSFER_RULES] == [816, 418, 415, 414, 686, 904, 801, 807,
+                                                      821, 819, 818]
     assert [rule.code for rule in REVERSAL_RULES] == [905, 902, 904, 812, 810]
 
 
@@ -71,9 +73,35 @@ def test_a_fault_skips_its_rule_only() -> None:
     assert first_refusal(REDEMPTION_RULES, _case(40), faults).code == 821
 
 
+def _transfer(points: int, *, limits: bool = True) -> TransferCase:
+    source = _customer()
+    destination = Customer(2, "447700900002", "", "", "", "", "C", "D", fraud=False,
+                           enrolled=True)
+    return TransferCase(PROGRAM, source, destination, points, lambda account: 10_000,
+                        limits=limits)
+
+
+@pytest.mark.parametrize(("points", "code"), [(105, 807), (40, 821), (1010, 819), (0, 801),
+                                              (-10, 801), (100, None)])
+def test_customer_transfers_keep_the_program_limits(points: int, code: int | None) -> None:
+    refusal = first_refusal(TRANSFER_RULES, _transfer(points), frozenset())
+    assert (refusal.code if refusal else None) == code
+    # Group transfers keep none of them.
+    assert first_refusal(TRANSFER_RULES, _transfer(105, limits=False), frozenset()) is None
+
+
+def test_without_the_positive_rule_zero_passes_the_limits() -> None:
+    # transfer.points-positive off: 0 is no amount the limits judge, so nothing refuses it
+    # (the bug TRF-10 must notice); a multiple below the minimum is still 821.
+    faults = check_faults({"transfer.points-positive"})
+    assert first_refusal(TRANSFER_RULES, _transfer(0), faults) is None
+    assert first_refusal(TRANSFER_RULES, _transfer(40), faults).code == 821
+
+
 def test_identity_rules_cannot_be_switched_off() -> None:
+    # Nor who may move a group's points: the documents leave the permission model open.
     assert {"redeem.identifier", "redeem.customer", "transfer.customer",
-            "reverse.known"}.isdisjoint(FAULTS)
+            "reverse.known", "transfer.actor"}.isdisjoint(FAULTS)
     with pytest.raises(ValueError, match="unknown fault"):
         check_faults({"redeem.customer"})
 

@@ -107,3 +107,29 @@ def test_seed_file_path_is_accepted(tmp_path, start: Callable[..., RunningServer
         "item_status"]["code"] == 800
     with pytest.raises(ServerConfigError, match="cannot read"):
         run_in_thread(seed_data=tmp_path / "missing.yaml")
+
+
+def test_reversal_disabled_pair_differs_from_the_reference_only_in_reversals() -> None:
+    """fixtures/reversal-disabled-seed.yaml and its profile: REV-07's setup (selftest)."""
+    reference = yaml.safe_load((fixtures_dir() / "reference-seed.yaml").read_text())
+    disabled = yaml.safe_load((fixtures_dir() / "reversal-disabled-seed.yaml").read_text())
+    assert disabled["program"].pop("reversal_enabled") is False
+    assert reference["program"].pop("reversal_enabled") is True
+    assert disabled == reference
+    assert load_seed(fixtures_dir() / "reversal-disabled-seed.yaml").program.reversal_enabled \
+        is False
+    profile = yaml.safe_load(re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", (
+        fixtures_dir() / "profiles" / "reversal-disabled.yaml").read_text()))
+    assert profile["program"].pop("reversal_enabled") is False
+    reference_profile = _profile()
+    reference_profile["program"].pop("reversal_enabled")
+    assert profile == reference_profile
+
+
+def test_the_not_enrolled_customer_holds_points_for_a_transfer() -> None:
+    # TRF-09: a transfer from it must break the enrolment rule alone, not the balance one too.
+    seed = load_seed()
+    by_role = {c.role: c for c in seed.customers}
+    smallest = -(-seed.program.min_redeem // seed.program.points_multiple) * \
+        seed.program.points_multiple
+    assert not by_role["not_enrolled"].enrolled and by_role["not_enrolled"].balance >= smallest

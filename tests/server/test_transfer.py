@@ -55,11 +55,11 @@ def test_transfer_with_the_code_moves_the_points(api: Api) -> None:
 
 
 def test_transfer_by_user_id_and_email(api: Api) -> None:
-    code = api.transfer_code(SPENDER, RECEIVER, 10)
-    body = {"pointsTobeTransferred": 10.0, "code": code,
+    code = api.transfer_code(SPENDER, RECEIVER, 60)
+    body = {"pointsTobeTransferred": 60.0, "code": code,
             "fromCustomerIdentifier": {"type": "ID", "value": str(CUSTOMERS["spender"]["user_id"])},
             "toCustomerIdentifier": {"type": "EMAIL", "value": CUSTOMERS["receiver"]["email"]}}
-    assert api.post("/v2/points/transfer", body).json()["data"][0]["pointsTransferred"] == 10
+    assert api.post("/v2/points/transfer", body).json()["data"][0]["pointsTransferred"] == 60
 
 
 def test_wrong_code_moves_nothing(api: Api) -> None:
@@ -77,10 +77,14 @@ def test_wrong_code_moves_nothing(api: Api) -> None:
     pytest.param(SPENDER, MOBILE["fraud"], 100, 414, id="414-fraud-destination"),
     pytest.param(UNKNOWN_MOBILE, RECEIVER, 100, 816, id="816-unknown-source"),
     pytest.param(SPENDER, UNKNOWN_MOBILE, 100, 816, id="816-unknown-destination"),
-    pytest.param(MOBILE["low_balance"], RECEIVER, 301, 818, id="818-above-balance"),
+    pytest.param(MOBILE["low_balance"], RECEIVER, 310, 818, id="818-above-balance"),
     pytest.param(SPENDER, RECEIVER, 0, 801, id="801-zero"),
     pytest.param(SPENDER, RECEIVER, -5, 801, id="801-negative"),
-    pytest.param(MOBILE["not_enrolled"], RECEIVER, 10, 686, id="686-not-enrolled"),
+    pytest.param(MOBILE["not_enrolled"], RECEIVER, 100, 686, id="686-not-enrolled"),
+    # The program's limits (multiple 10, minimum 50, maximum 1000) hold for customer transfers.
+    pytest.param(SPENDER, RECEIVER, 55, 807, id="807-not-a-multiple"),
+    pytest.param(SPENDER, RECEIVER, 40, 821, id="821-below-the-minimum"),
+    pytest.param(SPENDER, RECEIVER, 1010, 819, id="819-above-the-maximum"),
 ])
 def test_refusals(api: Api, source: str, destination: str, points: int, code: int) -> None:
     check = api.post("/v2/points/isTransferrable", transfer_body(source, destination, points,

@@ -210,9 +210,9 @@ def test_gateway_authenticates_first_and_passes_valid_requests(start: Start) -> 
     assert item_code(block) == 800
     reversed_ = api.reverse({"redemptionId": block["redemption_id"]}).json()
     assert reversed_["pointsReversed"] == 100
-    code = api.transfer_code(SPENDER, RECEIVER, 20)
-    record = api.post(TRANSFER, transfer_body(SPENDER, RECEIVER, 20, code=code)).json()["data"]
-    assert record[0]["pointsTransferred"] == 20
+    code = api.transfer_code(SPENDER, RECEIVER, 60)
+    record = api.post(TRANSFER, transfer_body(SPENDER, RECEIVER, 60, code=code)).json()["data"]
+    assert record[0]["pointsTransferred"] == 60
     assert api.post(PATHS[0], request_body(), headers=HEADERS).json()["data"]["state"] == \
         "AdminTask"
     # What the gateway does not check, the service still refuses: a business rule, a deeper
@@ -283,8 +283,8 @@ def test_numbers_as_strings(start: Start) -> None:
     refused = api.reverse({"redemptionId": 999999})
     assert refused.json()["errors"][0]["code"] == "902"
     # v2 data keeps the types the spec gives it (no conflict there).
-    data = api.post("/v2/points/isTransferrable", transfer_body(SPENDER, RECEIVER, 10)).json()
-    assert data["data"][0]["pointsTobeTransferred"] == 10
+    data = api.post("/v2/points/isTransferrable", transfer_body(SPENDER, RECEIVER, 60)).json()
+    assert data["data"][0]["pointsTobeTransferred"] == 60
     goodwill = api.post(PATHS[0], request_body(), headers=HEADERS).json()["data"]
     echoed = goodwill["details"]["IntouchAPITask-Payload"]["headers"]
     assert echoed["X-CAP-API-AUTH-ORG-ID"] == "100458"
@@ -442,12 +442,12 @@ def test_alphanumeric_ids_read_back() -> None:
 
 def test_v2_points_as_decimals(start: Start) -> None:
     api = _api(start, v.V2_POINTS_AS_DECIMALS)
-    check = api.post("/v2/points/isTransferrable", transfer_body(SPENDER, RECEIVER, 20))
-    assert '"pointsTobeTransferred":20.0' in check.text
-    code = api.transfer_code(SPENDER, RECEIVER, 20)
-    record = api.post(TRANSFER, transfer_body(SPENDER, RECEIVER, 20, code=code)).json()
-    assert record["data"][0]["pointsTransferred"] == 20.0
-    assert '"pointsTransferred":20.0' in api.history(identifierName="mobile",
+    check = api.post("/v2/points/isTransferrable", transfer_body(SPENDER, RECEIVER, 60))
+    assert '"pointsTobeTransferred":60.0' in check.text
+    code = api.transfer_code(SPENDER, RECEIVER, 60)
+    record = api.post(TRANSFER, transfer_body(SPENDER, RECEIVER, 60, code=code)).json()
+    assert record["data"][0]["pointsTransferred"] == 60.0
+    assert '"pointsTransferred":60.0' in api.history(identifierName="mobile",
                                                      identifierValue=SPENDER).text
     group = api.post("/v2/points/userGroup2/isTransferrable", group_body(
         entity("USERGROUP2", "id", GROUP_ID), entity("CUSTOMER", "mobile", RECEIVER), 10,

@@ -16,8 +16,8 @@ from conformance.suite.steps.common import (
     first_row,
     identifier,
     note,
-    points_multiple,
     v2_answer,
+    valid_amount,
 )
 from conformance.target import bodies
 from conformance.target.hooks import HookError
@@ -62,6 +62,15 @@ def describe(answer: Answer) -> str:
     row = first_row(answer)
     gist = {k: row[k] for k in ("transferrable", "pointsTransferred", "transferId") if k in row}
     return f"HTTP {answer.status}, codes {answer.codes}" + (f", {gist}" if gist else "")
+
+
+def transfer_amount(pc: RunState) -> int:
+    """The amount scenarios transfer: the smallest one every program rule accepts.
+
+    A target may hold transfers to the program's multiple, minimum and maximum (TRF-11), so a
+    transfer that should go through respects all three.
+    """
+    return valid_amount(pc)
 
 
 # --- parties ----------------------------------------------------------------------------------
@@ -128,7 +137,7 @@ def user_id(pc: RunState, role: str) -> int | None:
         return None
     # isTransferrable answers the parties' customer details, the user id among them; it
     # changes nothing, so it is the cheapest documented way to learn the id.
-    check = transfer_check(pc, role, other, points_multiple(pc),
+    check = transfer_check(pc, role, other, transfer_amount(pc),
                            what=f"learn the {role} customer's user id")
     details = first_row(check).get("transferFrom")
     found = None
@@ -222,7 +231,7 @@ def transfer(pc: RunState, source: str, destination: str, points: int, code: str
              what: str = "") -> Answer:
     """POST transfer; the points are booked against the run's budget before the call."""
     what = what or f"transfer {points} {source} -> {destination}"
-    pc.budget.spend(points, what)
+    pc.budget.spend(max(points, 0), what)  # 0 or a negative amount can take nothing
     body = transfer_body(pc, source, destination, points)
     body.update(notes="points-conformance scenario", code=code)
     return v2_answer(pc.client.request("POST", TRANSFER_PATH, json=body, note=what))
