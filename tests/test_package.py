@@ -86,7 +86,11 @@ def test_the_package_holds_the_run_the_specs_and_a_certificate_showing_its_id(ma
     assert members["results.json"] == (root / "run" / "results.json").read_bytes()
     page = members["certificate.html"].decode()
     assert package_id in page and "PointsHub" in page and "Conformant" in page
-    assert re.search(r"40 of 40 passed", page), "MUST counts"
+    summary = json.loads(members["results.json"])["summary"]
+    must = summary["MUST"]["passed"]
+    assert must > 0 and f"{must} of {must} passed" in page, "MUST counts"
+    if summary["MUST"]["not-applicable"]:
+        assert f"{summary['MUST']['not-applicable']} not applicable" in page
     fingerprint = json.loads(members["manifest.json"])["signature"]["public_key"]
     assert fingerprint in page and fingerprint in output
     environment = json.loads(members["environment.json"])
@@ -187,7 +191,8 @@ def _run_then_package(tmp_path: Path, *run_args: str, profile: Path = REFERENCE_
 def test_a_partial_run_is_refused(tmp_path):
     result = _run_then_package(tmp_path, "--only", "RDM-03")
     assert result.returncode == 2
-    assert "the run was partial (1 of 40 MUST requirements selected" in result.stderr
+    assert re.search(r"the run was partial \(1 of \d+ MUST requirements selected",
+                     result.stderr), result.stderr
 
 
 def test_a_run_with_a_baseline_is_refused(tmp_path):

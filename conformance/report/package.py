@@ -219,8 +219,12 @@ def certificate(results: dict[str, Any], attest: dict[str, Any], package_id: str
     ``verify`` can render it again and compare."""
     from conformance.report.writer import render_template
 
+    # Out of the requirements that apply: not-applicable ones (the program's own rules make
+    # them moot) are shown apart; a certified run has no not-selected one.
     counts = {level: {"passed": values.get("passed", 0),
-                      "total": sum(values.values()) - values.get("not-selected", 0)}
+                      "moot": values.get("not-applicable", 0),
+                      "total": sum(values.values()) - values.get("not-selected", 0)
+                      - values.get("not-applicable", 0)}
               for level, values in results["summary"].items()}
     return render_template(
         "certificate.html.j2", results=results, attest=attest, package_id=package_id,
