@@ -153,6 +153,8 @@ CATALOG: tuple[Fault, ...] = (
            "a customer marked as fraud can send points (no 415)"),
     _fault("transfer.destination-fraud", "TRF-05",
            "a customer marked as fraud can receive points (no 414)"),
+    _fault("transfer.actor", "TRF-12",
+           "a customer outside the source group can move the group's points (no 904)"),
     _fault("transfer.enrolled", "TRF-09",
            "a customer not enrolled in the loyalty program can send points (no 686)"),
     _fault("transfer.points-positive", "TRF-10",

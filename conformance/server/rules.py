@@ -132,10 +132,9 @@ TRANSFER_RULES: tuple[Rule, ...] = (
     Rule("transfer.enrolled", 686,
          "User is from a campaign and not enrolled in the loyalty program",
          lambda c: isinstance(c.source, Customer) and not c.source.enrolled),
-    # Who may move a group's points is the org's permission model, which the documents leave
-    # open: no requirement can judge it from outside, so this rule is no fault switch.
+    # Who may move a group's points: members of the source group (or the source customer).
     Rule("transfer.actor", 904, "Invalid customer details passed: transferredBy may not move"
-         " these points", lambda c: not c.actor_allowed, faultable=False),
+         " these points", lambda c: not c.actor_allowed),
     Rule("transfer.points-positive", 801, "Points you are trying to transfer are invalid",
          lambda c: c.points <= 0),
     # The program's redemption limits hold for customer transfers too (the transfer API lists

@@ -289,6 +289,40 @@ def _refused_at_all(answer) -> bool:
         (400 <= answer.status < 500 and answer.status != 401)
 
 
+@pytest.mark.requirement("TRF-12")
+@mutates
+def test_a_customer_outside_the_group_cannot_move_its_points(pc):
+    group_id = transfer.source_group(pc)
+    if "outsider" not in pc.profile.customers:
+        pytest.skip("the profile names no customer outside groups.source (customers.outsider), "
+                    "so who may act for the group cannot be tested")
+    points = transfer.transfer_amount(pc)
+    customer_before = require_balance(pc, "spender")
+    group_before = transfer.group_balance(pc, group_id)
+    group, customer = transfer.group_entity(group_id), transfer.entity(pc, "spender")
+    answer = transfer.group_transfer(
+        pc, group, customer, "outsider", points,
+        f"group transfer {points} group {group_id} -> spender, acted by the outsider")
+    customer_after = require_balance(pc, "spender")
+    group_after = transfer.group_balance(pc, group_id)
+    shown = {"customer_before": customer_before, "customer_after": customer_after,
+             "group_before": group_before, "group_after": group_after}
+    if transfer.transferred(answer):  # give it back, acted by the spender, the group's member
+        back = transfer.group_transfer(pc, customer, group, "spender", points,
+                                       f"give back {points} spender -> group {group_id}")
+        if not transfer.transferred(back):
+            pc.collector.undone(f"group transfer of {points} points group {group_id} -> "
+                                f"spender: not given back: {transfer.describe(back)}")
+    expect(_refused_at_all(answer), "refused with a documented refusal code (904 names invalid "
+           "customer details) or an HTTP 4xx other than 401, no transfer record",
+           transfer.describe(answer), **shown)
+    expect(customer_after == customer_before, f"the spender's balance unchanged at "
+           f"{customer_before}", f"balance {customer_after}", **shown)
+    if group_before is not None and group_after is not None:
+        expect(group_after == group_before, f"the group's balance unchanged at {group_before}",
+               f"balance {group_after}", **shown)
+
+
 @pytest.mark.requirement("TRF-10")
 @mutates
 def test_transfer_of_zero_or_negative_points_is_refused(pc):

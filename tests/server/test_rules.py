@@ -99,9 +99,8 @@ def test_without_the_positive_rule_zero_passes_the_limits() -> None:
 
 
 def test_identity_rules_cannot_be_switched_off() -> None:
-    # Nor who may move a group's points: the documents leave the permission model open.
     assert {"redeem.identifier", "redeem.customer", "transfer.customer",
-            "reverse.known", "transfer.actor"}.isdisjoint(FAULTS)
+            "reverse.known"}.isdisjoint(FAULTS)
     with pytest.raises(ValueError, match="unknown fault"):
         check_faults({"redeem.customer"})
 

@@ -28,7 +28,7 @@ def test_default_seed_loads() -> None:
     seed = load_seed()
     assert seed.org_id == 100458 and seed.program.id == 504
     assert {c.role for c in seed.customers} == {"spender", "receiver", "fraud", "not_enrolled",
-                                                "low_balance"}
+                                                "low_balance", "outsider"}
 
 
 def test_reference_profile_describes_the_seed() -> None:
