@@ -138,7 +138,7 @@ def test_staging_example_documents_every_key_and_loads(tmp_path):
     assert profile.otp is not None and profile.otp.source == "command"
     assert profile.balance_url is None and profile.clock_url is None
     assert set(profile.customers) == {"spender", "receiver", "fraud", "not_enrolled",
-                                      "low_balance", "unknown"}
+                                      "low_balance", "outsider", "unknown"}
     text = path.read_text()
     for key in ("base_url", "timeout_s", "username", "password", "password_md5", "org_id",
                 "ui_token", "points_multiple", "min_redeem", "max_redeem", "otp_validity_s",

@@ -201,7 +201,7 @@ def test_an_unresolvable_staging_host_aborts_with_exit_3(cli, tmp_path):
 
 def test_the_budget_skips_what_would_exceed_it_with_the_reason(cli, tmp_path):
     profile = tmp_path / "tight.yaml"
-    profile.write_text(REFERENCE_PROFILE.read_text().replace("max_points: 5000",
+    profile.write_text(REFERENCE_PROFILE.read_text().replace("max_points: 10000",
                                                              "max_points: 10"))
     with server.run_in_thread() as reference:
         result = cli("run", "--base-url", reference.base_url, "--profile", str(profile),

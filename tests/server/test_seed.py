@@ -50,7 +50,7 @@ def test_reference_profile_describes_the_seed() -> None:
             assert by_role[role].identifiers[key] == value
     assert profile["groups"]["source"]["id"] == str(seed.groups[0].id)
     budget = profile["budget"]["max_points"]
-    assert by_role["spender"].balance >= budget == 5000
+    assert by_role["spender"].balance >= budget == 10000
     assert seed.program.min_redeem <= by_role["low_balance"].balance < seed.program.max_redeem
     assert by_role["fraud"].fraud and not by_role["not_enrolled"].enrolled
     assert profile["otp"]["source"] == "hook" and "/_test/otp" in profile["otp"]["url"]
