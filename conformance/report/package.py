@@ -151,33 +151,28 @@ def load_attest(path: Path) -> dict[str, Any]:
 
 # --- signing ----------------------------------------------------------------------------------
 
-def _private_key(path: Path):
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+def _load_key(path: Path, *, private: bool):
+    """An Ed25519 key from a PEM file: ``--sign-key`` (private) or ``--public-key``."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+    from cryptography.hazmat.primitives.serialization import (
+        load_pem_private_key,
+        load_pem_public_key,
+    )
 
+    option, kind = ("--sign-key", "an unencrypted PEM private key") if private else \
+        ("--public-key", "a PEM public key")
     try:
-        key = load_pem_private_key(path.read_bytes(), password=None)
+        data = path.read_bytes()
+        key = load_pem_private_key(data, password=None) if private else load_pem_public_key(data)
     except OSError as exc:
-        raise PackageError(f"--sign-key {path}: cannot read it ({exc.strerror})") from None
+        raise PackageError(f"{option} {path}: cannot read it ({exc.strerror})") from None
     except (ValueError, TypeError):
-        raise PackageError(f"--sign-key {path}: not an unencrypted PEM private key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise PackageError(f"--sign-key {path}: not an Ed25519 key")
-    return key
-
-
-def _public_key(path: Path):
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    try:
-        key = load_pem_public_key(path.read_bytes())
-    except OSError as exc:
-        raise PackageError(f"--public-key {path}: cannot read it ({exc.strerror})") from None
-    except (ValueError, TypeError):
-        raise PackageError(f"--public-key {path}: not a PEM public key") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise PackageError(f"--public-key {path}: not an Ed25519 key")
+        raise PackageError(f"{option} {path}: not {kind}") from None
+    if not isinstance(key, Ed25519PrivateKey if private else Ed25519PublicKey):
+        raise PackageError(f"{option} {path}: not an Ed25519 key")
     return key
 
 
@@ -250,7 +245,7 @@ def build(report_dir: Path, attest_path: Path, *, sign_key: Path | None = None,
     if why is not None:
         raise PackageError(f"cannot package {report_dir}: {why}")
     attest = load_attest(Path(attest_path))
-    key = _private_key(Path(sign_key)) if sign_key is not None else None
+    key = _load_key(Path(sign_key), private=True) if sign_key is not None else None
     files: dict[str, bytes] = {"results.json": results_raw}
     for name in REQUIRED_FILES[1:]:
         files[name] = (report_dir / name).read_bytes()
@@ -317,7 +312,7 @@ def _read_zip(path: Path) -> dict[str, bytes]:
 
 def verify(path: Path, public_key: Path | None = None) -> Verified:
     """Recompute everything; PackageError only when ``path`` is no package at all."""
-    key = _public_key(Path(public_key)) if public_key is not None else None
+    key = _load_key(Path(public_key), private=False) if public_key is not None else None
     files = _read_zip(Path(path))
     if MANIFEST not in files:
         raise PackageError(f"{path}: no {MANIFEST}, so no certification package")
