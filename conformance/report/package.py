@@ -68,7 +68,8 @@ def report_digests(report_dir: Path) -> dict[str, str]:
 
 # --- refusing what cannot be certified --------------------------------------------------------
 
-def _load_result(report_dir: Path) -> tuple[RunResult, bytes]:
+def _load_result(report_dir: Path) -> tuple[RunResult, bytes, dict[str, Any]]:
+    """The run's result, results.json as written, and as parsed (the certificate's input)."""
     path = report_dir / "results.json"
     try:
         raw = path.read_bytes()
@@ -82,7 +83,7 @@ def _load_result(report_dir: Path) -> tuple[RunResult, bytes]:
         result = RunResult.from_json(data)
     except ResultsError as exc:
         raise PackageError(f"{path}: {exc}") from None
-    return result, raw
+    return result, raw, data
 
 
 def refusal(result: RunResult, report_dir: Path) -> str | None:
@@ -240,7 +241,7 @@ def build(report_dir: Path, attest_path: Path, *, sign_key: Path | None = None,
           out: Path | None = None) -> Built:
     """Package the run in ``report_dir`` (PackageError: why it cannot be)."""
     report_dir = Path(report_dir)
-    result, results_raw = _load_result(report_dir)
+    result, results_raw, results_data = _load_result(report_dir)
     why = refusal(result, report_dir)
     if why is not None:
         raise PackageError(f"cannot package {report_dir}: {why}")
@@ -273,7 +274,7 @@ def build(report_dir: Path, attest_path: Path, *, sign_key: Path | None = None,
     })
     package_id = sha256(manifest)
     files[MANIFEST] = manifest
-    files[CERTIFICATE] = certificate(json.loads(results_raw), attest, package_id,
+    files[CERTIFICATE] = certificate(results_data, attest, package_id,
                                      fingerprint).encode()
     if key is not None:
         files[SIGNATURE] = key.sign(manifest).hex().encode() + b"\n"

@@ -87,13 +87,14 @@ def render_html(result: RunResult, *, pytest_html: str | None = None,
         seen_ids.add(failure["id"])
     status_counts = {status: sum(1 for row in r["requirements"] if row["status"] == status)
                      for status in STATUSES}
+    unverified_ids = {row.id for row in result.unverified}
     return env.get_template(TEMPLATE).render(
         r=r,
         verdict_text=VERDICT_TEXT.get(r["verdict"], r["verdict"]),
         duration=_duration(r["duration_s"]),
         must_failures=[row.id for row in result.blocking],
         unverified=[row for row in r["requirements"]  # scrubbed rows, in the result's order
-                    if row["id"] in {x.id for x in result.unverified}],
+                    if row["id"] in unverified_ids],
         known_count=sum(1 for row in r["requirements"] if row["known"]),
         advisory_count=sum(1 for row in r["requirements"] if row["level"] == "SHOULD"
                            and row["status"] in ("failed", "error")),
