@@ -200,6 +200,17 @@ class SelftestResult:
                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+def _gather(submitted: list, progress: Callable[[str], None] | None,
+            line: Callable[[Fault, Outcome], str]) -> list[Outcome]:
+    """The outcomes of ``submitted`` (fault, future) pairs in order, a progress line each."""
+    outcomes = []
+    for fault, future in submitted:
+        outcomes.append(future.result())
+        if progress:
+            progress(line(fault, outcomes[-1]))
+    return outcomes
+
+
 def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
             pycache: Path | None = None, seed: int = SEED,
             with_variants: bool = True) -> SelftestResult:
@@ -217,27 +228,16 @@ def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
             futures = [(f, pool.submit(fault_run, f, cache, seed)) for f in CATALOG]
             variant_futures = [(v, pool.submit(fault_run, v, cache, seed, variant=True))
                                for v in chosen]
-            setups = []
-            for setup, future in setup_futures:
-                setups.append(future.result())
-                if progress:
-                    wrong = _not_conformant(setups[-1])
-                    progress(f"clean run ({setup.setup}): "
-                             f"{len(setups[-1].ids('passed'))}/{len(ALL_IDS)} passed, "
-                             f"{len(setups[-1].ids('not-applicable'))} not applicable"
-                             f"{', FALSE FAILURES' if wrong else ''}")
-            rows = []
-            for fault, future in futures:
-                rows.append(Row(fault, future.result()))
-                if progress:
-                    progress(f"{fault.name}: {'caught' if rows[-1].caught else 'NOT CAUGHT'}")
-            runs = []
-            for variant, future in variant_futures:
-                runs.append(future.result())
-                if progress:
-                    wrong = _not_conformant(runs[-1])
-                    progress(f"variant {variant.name}: "
-                             f"{'conformant' if not wrong else 'FALSE FAILURES'}")
+            setups = _gather(setup_futures, progress, lambda setup, outcome: (
+                f"clean run ({setup.setup}): {len(outcome.ids('passed'))}/{len(ALL_IDS)} "
+                f"passed, {len(outcome.ids('not-applicable'))} not applicable"
+                f"{', FALSE FAILURES' if _not_conformant(outcome) else ''}"))
+            outcomes = _gather(futures, progress, lambda fault, outcome: (
+                f"{fault.name}: {'caught' if Row(fault, outcome).caught else 'NOT CAUGHT'}"))
+            rows = [Row(fault, outcome) for fault, outcome in zip(CATALOG, outcomes, strict=True)]
+            runs = _gather(variant_futures, progress, lambda variant, outcome: (
+                f"variant {variant.name}: "
+                f"{'FALSE FAILURES' if _not_conformant(outcome) else 'conformant'}"))
     return SelftestResult(clean, tuple(rows), time.monotonic() - started, tuple(runs),
                           tuple(setups))
 
