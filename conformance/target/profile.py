@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 import yaml
 
 from conformance.target.bodies import as_int
+from conformance.target.connection import Connection, Tls, parse_rate
 from conformance.target.redaction import MASK, REDACTOR
 
 IDENTIFIER_KEYS = ("mobile", "email", "external_id", "card_number", "user_id")
@@ -33,7 +34,7 @@ PLACEHOLDERS = ("base_url", "identifier", "value", "purpose", "points")
 PURPOSES = ("redeem", "transfer")
 
 _SECTIONS = {
-    "target": ("base_url", "timeout_s"),
+    "target": ("base_url", "timeout_s", "rate_limit", "headers", "proxy", "tls"),
     "auth": ("username", "password", "password_md5", "org_id", "ui_token"),
     "program": ("id", "points_multiple", "min_redeem", "max_redeem", "otp_validity_s",
                 "reversal_enabled"),
@@ -45,6 +46,7 @@ _SECTIONS = {
     "budget": ("max_points",),
 }
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
 _ROLE = re.compile(r"^[a-z][a-z0-9_]*$")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -132,13 +134,15 @@ class Profile:
     balance_url: str | None = None
     clock_url: str | None = None
     budget_max_points: int = 5000
+    connection: Connection = field(default_factory=Connection)
     path: Path | None = None
 
     def redacted_dict(self) -> dict[str, Any]:
         """The profile in its YAML shape, for reports, with every secret masked."""
         auth = self.auth
         data: dict[str, Any] = {
-            "target": {"base_url": self.base_url, "timeout_s": self.timeout_s},
+            "target": {"base_url": self.base_url, "timeout_s": self.timeout_s,
+                       **self._connection_dict()},
             "auth": {"username": auth.username, "password": MASK,
                      "password_md5": auth.password_md5, "org_id": auth.org_id,
                      "ui_token": MASK if auth.ui_token else None},
@@ -160,6 +164,26 @@ class Profile:
             "path": None if self.path is None else str(self.path),
         }
         return _redact_tree(data)
+
+    def _connection_dict(self) -> dict[str, Any]:
+        conn = self.connection
+        tls = conn.tls
+        return {"rate_limit": None if conn.rate_limit is None else f"{conn.rate_limit:g}/s",
+                # Header values may be gateway keys: only the names are shown.
+                "headers": {name: MASK for name in conn.headers},
+                "proxy": conn.proxy and _without_userinfo(conn.proxy),
+                "tls": {"verify": tls.verify,
+                        "ca_bundle": tls.ca_bundle and str(tls.ca_bundle),
+                        "client_cert": tls.client_cert and str(tls.client_cert),
+                        "client_key": tls.client_key and str(tls.client_key)}}
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return parts._replace(netloc=f"{MASK}@{parts.hostname}"
+                                 f"{'' if parts.port is None else f':{parts.port}'}").geturl()
 
 
 def _redact_tree(value: Any) -> Any:
@@ -436,6 +460,7 @@ class _Parser:
         if timeout_s is None or not math.isfinite(timeout_s) or timeout_s <= 0:
             raise self.fail("target.timeout_s", f"expected a positive number of seconds, "
                                                 f"got {_describe(timeout)}")
+        connection = self.connection(target, path)
         auth = self.auth(self.section(data, "auth", required=True) or {})
         program = self.program(self.section(data, "program", required=True) or {})
         customers = self.customers(self.section(data, "customers", required=True) or {})
@@ -451,8 +476,64 @@ class _Parser:
             clock_url=self.hook_url(clock, "clock"),
             budget_max_points=self.integer(budget, "max_points", "budget.max_points",
                                            default=5000) or 5000,
+            connection=connection,
             path=path,
         )
+
+    def connection(self, target: dict, path: Path) -> Connection:
+        rate_raw = self.raw(target, "rate_limit", "target.rate_limit", required=False)
+        rate = None if rate_raw is None else parse_rate(rate_raw)
+        if rate_raw is not None and rate is None:
+            raise self.fail("target.rate_limit", f"expected calls per second such as 20/s, "
+                                                 f"got {_describe(rate_raw)}")
+        headers_raw = target.get("headers") or {}
+        if not isinstance(headers_raw, dict):
+            raise self.fail("target.headers", f"expected a mapping of header names to "
+                                              f"values, got {_describe(headers_raw)}")
+        headers: dict[str, str] = {}
+        for name in headers_raw:
+            dotted = f"target.headers.{name}"
+            if not isinstance(name, str) or not _HEADER_NAME.match(name):
+                raise self.fail(dotted, "not a valid HTTP header name")
+            text = self.string(headers_raw, name, dotted, required=True, secret=True,
+                               allow_number=True) or ""
+            if "\r" in text or "\n" in text:
+                raise self.fail(dotted, "a header value must be one line")
+            headers[name] = text
+        proxy_raw = self.string(target, "proxy", "target.proxy", required=False)
+        proxy = None
+        if proxy_raw is not None:
+            parts = urlsplit(proxy_raw.strip())
+            if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
+                raise self.fail("target.proxy", f"expected a proxy URL such as "
+                                                f"http://host:3128, got {_describe(proxy_raw)}")
+            proxy = proxy_raw.strip()
+        tls_raw = target.get("tls")
+        tls = Tls()
+        if tls_raw is not None:
+            if not isinstance(tls_raw, dict):
+                raise self.fail("target.tls", f"expected a mapping, got {_describe(tls_raw)}")
+            for key in tls_raw:
+                if key not in ("verify", "ca_bundle", "client_cert", "client_key"):
+                    raise self.fail(f"target.tls.{key}", "unknown key; expected one of verify, "
+                                                         "ca_bundle, client_cert, client_key")
+            files = {}
+            for key in ("ca_bundle", "client_cert", "client_key"):
+                text = self.string(tls_raw, key, f"target.tls.{key}", required=False)
+                if text is None:
+                    continue
+                file = Path(text).expanduser()
+                if not file.is_absolute():
+                    file = path.parent / file  # relative to the profile, as a user expects
+                if not file.is_file():
+                    raise self.fail(f"target.tls.{key}", f"no such file: {file}")
+                files[key] = file
+            if "client_key" in files and "client_cert" not in files:
+                raise self.fail("target.tls.client_key", "needs target.tls.client_cert")
+            tls = Tls(verify=self.boolean(tls_raw, "verify", "target.tls.verify", default=True),
+                      **files)
+        return Connection(rate_limit=rate, headers=headers, proxy=proxy,
+                          tls=tls)
 
     def auth(self, sec: dict) -> Auth:
         username = self.string(sec, "username", "auth.username", required=True) or ""
