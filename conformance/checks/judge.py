@@ -160,9 +160,11 @@ class AnswerLog:
                 if key in self._seen:
                     continue
                 self._seen.add(key)
+            decided = {**exchange.to_dict(),
+                       "decided": {"check": problem.check, "message": problem.message}}
             self.collector.record(problem.req_id, "failed",
                                   reason=f"a scenario's answer: {label}: {problem.message}",
-                                  evidence=[exchange], source="answers to the scenarios")
+                                  evidence=[decided], source="answers to the scenarios")
         media = media_type(response.headers)
         judged = {"CON-01": media.endswith("json"),
                   "CON-02": operation_id in XML_OPERATIONS and media.endswith("xml")}

@@ -291,9 +291,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         status, reason = _status(report, call)
+        if status == "failed":
+            _mark_decided(state.evidence, call, reason)
         for req_id in ids:
             state.collector.record(req_id, status, reason=reason, evidence=list(state.evidence),
                                    source=item.nodeid)
+
+
+def _mark_decided(evidence: list, call: pytest.CallInfo, reason: str) -> None:
+    """Mark the exchange whose answer failed the test with the check that judged it."""
+    from conformance.suite.steps.common import AnswerRefused
+
+    excinfo = call.excinfo
+    if excinfo is None or not excinfo.errisinstance(AnswerRefused):
+        return
+    failure = excinfo.value
+    for item in reversed(evidence):
+        if isinstance(item, dict) and item.get("id") == failure.exchange:
+            item["decided"] = {**failure.check, "message": reason}
+            return
 
 
 def _status(report: pytest.TestReport, call: pytest.CallInfo) -> tuple[str, str]:

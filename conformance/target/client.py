@@ -402,6 +402,7 @@ class TargetClient:
                              request=prepared) from None
         response._content = body
         response._content_consumed = True
+        response.exchange_id = exchange.id  # type: ignore[attr-defined]  # see exchange_id()
         exchange.elapsed_ms = (time.monotonic() - started) * 1000
         exchange.response_body = _evidence(_decode(body, response))
         self._record(exchange)
@@ -426,6 +427,11 @@ class TargetClient:
             self._exchanges.append(exchange)
         if self.recorder is not None:
             self.recorder(exchange)
+
+
+def exchange_id(response: requests.Response) -> str | None:
+    """The id of the recorded exchange that carried ``response`` (None: not this client's)."""
+    return getattr(response, "exchange_id", None)
 
 
 # --- body reading -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import uuid
 from dataclasses import asdict, dataclass, field
 
 BODY_LIMIT = 64 * 1024  # characters of a body kept as evidence
@@ -20,6 +21,9 @@ class Exchange:
     elapsed_ms: float = 0.0
     error: str | None = None  # why there is no response
     note: str = ""  # what this call was for, in the scenario's words
+    # Names the call in exchanges.ndjson and results.json alike: a failure's ``decided``
+    # mark points at it, so that `replay` finds the call to send again.
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 
     def curl(self) -> str:
         """A curl line that repeats the request; redacted values stay redacted."""

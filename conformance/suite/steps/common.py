@@ -11,7 +11,7 @@ import pytest
 
 from conformance.specs import catalog
 from conformance.target import bodies
-from conformance.target.client import MUTATIONS_REFUSED, MutationRefused
+from conformance.target.client import MUTATIONS_REFUSED, MutationRefused, exchange_id
 
 if TYPE_CHECKING:
     from conformance.suite.plugin import RunState
@@ -29,6 +29,7 @@ class Answer:
     status: int
     body: Any
     codes: list[int]
+    exchange_id: str | None = None  # the recorded exchange it came in (client.exchange_id)
 
     @property
     def code(self) -> int | None:
@@ -41,7 +42,7 @@ def v2_answer(response: Any) -> Answer:
         body = response.json()
     except ValueError:
         body = None
-    return Answer(response.status_code, body, bodies.v2_codes(body))
+    return Answer(response.status_code, body, bodies.v2_codes(body), exchange_id(response))
 
 
 def rows(answer: Answer) -> list[dict]:
@@ -62,13 +63,41 @@ def note(pc: RunState, text: str) -> None:
     pc.evidence.append({"kind": "note", "text": text})
 
 
+class AnswerRefused(AssertionError):
+    """A failed expectation about one answer, naming its exchange and how it was judged.
+
+    The plugin marks that exchange in the evidence (``decided``), so that `replay` can send the
+    call again and judge the new answer by the same rule.
+    """
+
+    def __init__(self, message: str, *, exchange: str, check: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.exchange = exchange
+        self.check = check
+
+
+def _message(expected: str, received: str, balances: dict[str, int | None]) -> str:
+    lines = [f"expected: {expected}", f"received: {received}"]
+    lines += [f"{name.replace('_', ' ')}: {value}" for name, value in balances.items()]
+    return "\n".join(lines)
+
+
 def expect(condition: bool, expected: str, received: str, **balances: int | None) -> None:
     """Fail with what was expected, what came back and the balances, when ``condition`` is false."""
     if condition:
         return
-    lines = [f"expected: {expected}", f"received: {received}"]
-    lines += [f"{name.replace('_', ' ')}: {value}" for name, value in balances.items()]
-    raise AssertionError("\n".join(lines))
+    raise AssertionError(_message(expected, received, balances))
+
+
+def expect_answer(condition: bool, answer: Answer, check: dict[str, Any], expected: str,
+                  received: str, **balances: int | None) -> None:
+    """``expect`` about one answer; the failure names the answer's exchange and ``check``."""
+    if condition:
+        return
+    message = _message(expected, received, balances)
+    if answer.exchange_id is None:
+        raise AssertionError(message)
+    raise AnswerRefused(message, exchange=answer.exchange_id, check=check)
 
 
 def received(answer: Answer) -> str:
@@ -91,8 +120,18 @@ def expect_refused(what: str, answer: Answer, accepted: Collection[int], *,
     wanted = " or ".join(str(code) for code in accepted)
     if http_4xx:
         wanted += " or an HTTP 4xx other than 401"
-    expect(refused_with_code(answer, accepted, http_4xx=http_4xx),
-           f"{what} refused with {wanted}", f"{what}: {received(answer)}", **balances)
+    expect_answer(refused_with_code(answer, accepted, http_4xx=http_4xx), answer,
+                  refused_check(accepted, http_4xx=http_4xx),
+                  f"{what} refused with {wanted}", f"{what}: {received(answer)}", **balances)
+
+
+REFUSED = "refused with a documented code"
+
+
+def refused_check(accepted: Collection[int], *, http_4xx: bool = False,
+                  **more: Any) -> dict[str, Any]:
+    """How ``expect_refused`` judges an answer, as data (the ``decided`` mark's check)."""
+    return {"check": REFUSED, "accepted": sorted(accepted), "http_4xx": http_4xx, **more}
 
 
 def catalog_codes(req_id: str) -> tuple[int, ...]:
