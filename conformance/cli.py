@@ -1,4 +1,4 @@
-"""Command line: ``points-conformance run | serve | specs check|generate | requirements``."""
+"""Command line: ``points-conformance run | serve | replay | specs check|generate | …``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from conformance import __version__
 from conformance.suite import options
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
@@ -26,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="points-conformance",
         description="Contract-test and conformance suite for the loyalty Points API.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {__version__}",
+                        help="print the suite's version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser(
@@ -88,6 +92,27 @@ def _parser() -> argparse.ArgumentParser:
                         help="folder for private.pem (owner-only) and public.pem")
     keygen.set_defaults(handler=_keygen)
 
+    replay = commands.add_parser(
+        "replay", help="send a report's failing calls again and judge the new answers",
+        description="Send every call that decided a failure of one run again (credentials from "
+                    "the profile) and judge each new answer by the check that failed it: FIXED, "
+                    "STILL FAILING or CHANGED (fails differently, or cannot be judged the same "
+                    "way).",
+        epilog="exit codes: 0 every replayed call is fixed; 1 at least one is not; 2 usage "
+               "error (no results.json, an --only id the report did not fail, a bad profile)")
+    replay.add_argument("report_dir", type=Path, metavar="REPORT_DIR",
+                        help="the report folder of one `run` (results.json, exchanges.ndjson)")
+    replay.add_argument("--base-url", metavar="URL",
+                        help="send to this target (default: the report's target)")
+    replay.add_argument("--profile", type=Path, metavar="PATH",
+                        help="target profile with the credentials (default: the run's profile, "
+                             "when it is still there)")
+    replay.add_argument("--only", nargs="+", default=[], metavar="ID",
+                        help="replay only these failing requirement ids")
+    replay.add_argument("--allow-mutations", action="store_true",
+                        help="allow state-changing calls to a target outside loopback")
+    replay.set_defaults(handler=_replay)
+
     reqs = commands.add_parser("requirements", help="print the requirement catalog")
     reqs.add_argument("--codes", action="store_true",
                       help="print every documented code instead: its meaning and the "
@@ -142,6 +167,27 @@ def _run(args: argparse.Namespace) -> int:
         return runner.run(options.from_namespace(args))
     except runner.RunUsageError as exc:
         raise UsageError(str(exc)) from None
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+def _replay(args: argparse.Namespace) -> int:
+    from conformance.run import replay
+
+    try:
+        report = replay.load(args.report_dir, args.only)
+        profile_path = replay.choose_profile(report, args.profile)
+        profile = replay.load_target_profile(profile_path, args.base_url or report.target)
+    except replay.ReplayError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"replaying {len(report.items)} exchange{'s' if len(report.items) != 1 else ''} of "
+          f"{args.report_dir} against {profile.base_url}")
+    outcomes, left = replay.replay(report, profile, allow_mutations=args.allow_mutations,
+                                   progress=print)
+    for line in left:
+        print(f"not undone: {line}")
+    print(replay.summary(outcomes))
+    return replay.exit_code(outcomes)
 
 
 # --- specs ------------------------------------------------------------------------------------
