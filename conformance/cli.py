@@ -18,6 +18,25 @@ from conformance.suite import options
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 
 
+# The verdicts and their exit codes (report.results.EXIT_CODES, plus 2), for `run --help`.
+RUN_EXIT_CODES = """\
+exit codes:
+  0  conformant      every selected MUST passed (SHOULD findings do not change it)
+  1  non-conformant  a selected MUST failed (and the baseline does not list it)
+  2  -               usage or configuration error, found before the first test: one line
+                     naming the flag or profile key, no report left behind
+  3  aborted         the target stopped answering usably, or SIGINT/SIGTERM
+  4  incomplete      no selected MUST failed, but at least one could not be verified
+                     (skipped or error: no hook, budget spent, mutations not allowed)
+"""
+REPLAY_EXIT_CODES = """\
+exit codes:
+  0  every replayed call is fixed
+  1  at least one is still failing, fails differently, or could not be replayed
+  2  usage error: no results.json, an --only id the report did not fail, a bad profile
+"""
+
+
 class UsageError(Exception):
     """Bad input from the user: exit 2 with this message, never a traceback."""
 
@@ -33,13 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser(
-        "run", help="run the suite against a target (default: the embedded reference server)")
+        "run", help="run the suite against a target (default: the embedded reference server)",
+        epilog=RUN_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     options.add_to_argparse(run)
     run.set_defaults(handler=_run)
 
     serve = commands.add_parser("serve", help="run the embedded reference server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080,
+                       help="port to listen on; 0 picks a free one (default 8080)")
     serve.add_argument("--db", type=Path, help="SQLite file (default: a temporary file)")
     serve.add_argument("--seed-data", type=Path, help="seed data YAML for an empty database")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME",
@@ -82,7 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify", help="check a certification package: every digest, the signature, the "
                        "certificate")
-    verify.add_argument("package", type=Path, metavar="FILE.zip")
+    verify.add_argument("package", type=Path, metavar="FILE.zip",
+                        help="the certification package to check")
     verify.add_argument("--public-key", type=Path, metavar="PEM",
                         help="the certifier's Ed25519 public key: check the signature with it")
     verify.set_defaults(handler=_verify)
@@ -98,8 +121,7 @@ def _parser() -> argparse.ArgumentParser:
                     "the profile) and judge each new answer by the check that failed it: FIXED, "
                     "STILL FAILING or CHANGED (fails differently, or cannot be judged the same "
                     "way).",
-        epilog="exit codes: 0 every replayed call is fixed; 1 at least one is not; 2 usage "
-               "error (no results.json, an --only id the report did not fail, a bad profile)")
+        epilog=REPLAY_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     replay.add_argument("report_dir", type=Path, metavar="REPORT_DIR",
                         help="the report folder of one `run` (results.json, exchanges.ndjson)")
     replay.add_argument("--base-url", metavar="URL",

@@ -33,7 +33,12 @@ from conformance.report.exchange_log import FILE_NAME as EXCHANGES_FILE
 from conformance.specs import catalog, openapi
 from conformance.suite.steps import common
 from conformance.target import bodies, hooks, spending
-from conformance.target.client import ClientError, MutationRefused, TargetClient
+from conformance.target.client import (
+    ClientError,
+    MutationRefused,
+    TargetClient,
+    is_state_changing,
+)
 from conformance.target.profile import Identifier, Profile, ProfileError, load_profile
 from conformance.target.redaction import MASK, REDACTOR
 
@@ -214,6 +219,8 @@ class _Context:
             return Outcome(item, CHANGED, f"not replayable: {why}")
         try:
             request = self._request(item)
+        except _NotSent as exc:
+            return Outcome(item, CHANGED, f"not sent: {exc}")
         except _NotReplayable as exc:
             return Outcome(item, CHANGED, f"not replayable: {exc}")
         try:
@@ -252,23 +259,33 @@ class _Context:
             raise _NotReplayable("the recorded body has a redacted value")
         if isinstance(body, str) and "more characters not kept]" in body:
             raise _NotReplayable("the recorded body was clipped")
+        if not self.client.mutations_allowed and is_state_changing(
+                method, self.client.url(path), urlsplit(self.profile.base_url).path.rstrip("/")):
+            # Before a fresh code is asked for: nothing at all goes to such a target.
+            raise _NotSent(f"{method} {urlsplit(path).path} may change data on a target "
+                           f"outside loopback; pass --allow-mutations to send it")
         request = _Request(method, path, headers, body.encode() if isinstance(body, str)
                            else None, auth="authorization" in lowered,
                            goodwill="x-cap-ui-auth-token" in lowered)
         if item.source == "scenario" and method == "POST" and \
                 urlsplit(path).path.rstrip("/") == REDEEM_PATH:
-            self._fresh_code(request)
+            self._validation_code(request, item.decided.get("validation_code"))
         return request
 
-    def _fresh_code(self, request: _Request) -> None:
-        """A one-time code is spent once: ask for a new one, as the scenario did."""
+    def _validation_code(self, request: _Request, kind: str | None) -> None:
+        """A scenario's redemption carried a one-time code: get a new one, or say why not."""
         try:
             payload = json.loads(request.body or b"")
             entry = payload["root"]["redeem"][0]
         except (ValueError, KeyError, IndexError, TypeError):
             return
-        if not isinstance(entry, dict) or "validation_code" not in entry:
-            return
+        if not isinstance(entry, dict) or "validation_code" not in entry \
+                or kind == common.CODE_AS_SENT:
+            return  # no code, or one no issuance made valid: the call is sent as it was
+        if kind != common.CODE_FRESH:
+            raise _NotReplayable("the answer depended on validation codes issued, used or "
+                                 "left to expire earlier in the scenario; run the scenario "
+                                 "again (run --only)")
         customer = entry.get("customer") or {}
         ident = next((i for i in self.profile.customers.values()
                       if customer.get(i.key) == i.value), None)
@@ -422,6 +439,10 @@ class _Request:
 
 
 class _NotReplayable(Exception):
+    pass
+
+
+class _NotSent(Exception):
     pass
 
 

@@ -115,23 +115,36 @@ def refused_with_code(answer: Answer, accepted: Collection[int], *,
 
 
 def expect_refused(what: str, answer: Answer, accepted: Collection[int], *,
-                   http_4xx: bool = False, **balances: int | None) -> None:
-    """Fail unless ``what`` was refused with an accepted code (or a 4xx when allowed)."""
-    wanted = " or ".join(str(code) for code in accepted)
+                   http_4xx: bool = False, code: str | None = None,
+                   **balances: int | None) -> None:
+    """Fail unless ``what`` was refused with an accepted code (or a 4xx when allowed).
+
+    ``code`` says what the validation code of a redemption was (CODE_FRESH, CODE_AS_SENT), so
+    that `replay` knows whether it may get a new one; a redemption whose code is not described
+    is not replayed (its answer depended on codes issued earlier in the scenario).
+    """
+    wanted = " or ".join(str(c) for c in accepted)
     if http_4xx:
         wanted += " or an HTTP 4xx other than 401"
     expect_answer(refused_with_code(answer, accepted, http_4xx=http_4xx), answer,
-                  refused_check(accepted, http_4xx=http_4xx),
+                  refused_check(accepted, http_4xx=http_4xx, code=code),
                   f"{what} refused with {wanted}", f"{what}: {received(answer)}", **balances)
 
 
 REFUSED = "refused with a documented code"
+# A redemption's validation code: issued for this very call (a new one does as well) ...
+CODE_FRESH = "fresh"
+# ... or one that no issuance made valid (a placeholder): it can be sent again as it was.
+CODE_AS_SENT = "as sent"
 
 
-def refused_check(accepted: Collection[int], *, http_4xx: bool = False,
+def refused_check(accepted: Collection[int], *, http_4xx: bool = False, code: str | None = None,
                   **more: Any) -> dict[str, Any]:
     """How ``expect_refused`` judges an answer, as data (the ``decided`` mark's check)."""
-    return {"check": REFUSED, "accepted": sorted(accepted), "http_4xx": http_4xx, **more}
+    check = {"check": REFUSED, "accepted": sorted(accepted), "http_4xx": http_4xx, **more}
+    if code is not None:
+        check["validation_code"] = code
+    return check
 
 
 def catalog_codes(req_id: str) -> tuple[int, ...]:
