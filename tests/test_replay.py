@@ -1,0 +1,188 @@
+"""`points-conformance replay`, as a user runs it: a run against a faulty reference server,
+then its failing calls sent again to a fixed one and to one with the same fault."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import jsonschema
+import pytest
+import requests
+
+from conformance import server
+from conformance.paths import fixtures_dir
+from conformance.report import results
+from tests.conftest import run_cli
+
+REFERENCE_PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
+SPENDER = "447700900001"  # the reference profile's spender (mobile)
+
+
+def _run(tmp_path_factory, name: str, fault: str, *args: str):
+    """A report of one narrowed run against the reference server with ``fault``."""
+    report = tmp_path_factory.mktemp(name) / "report"
+    with server.run_in_thread(faults=(fault,)) as faulty:
+        result = run_cli("run", "--base-url", faulty.base_url, "--profile",
+                         str(REFERENCE_PROFILE), "--report-dir", str(report), "--seed", "7",
+                         *args)
+    assert (report / "results.json").is_file(), result.stdout[-2000:] + result.stderr[-2000:]
+    return report
+
+
+def _replay(report, base_url: str, *args: str):
+    return run_cli("replay", str(report), "--base-url", base_url, "--profile",
+                   str(REFERENCE_PROFILE), *args)
+
+
+def _lines(result, verdict: str) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.startswith(verdict)]
+
+
+@pytest.fixture(scope="module")
+def multiple_report(tmp_path_factory):
+    return _run(tmp_path_factory, "rdm03", "redeem.multiple", "--suite", "scenarios",
+                "--only", "RDM-03")
+
+
+@pytest.fixture(scope="module")
+def time_report(tmp_path_factory):
+    return _run(tmp_path_factory, "rdm11", "redeem.time", "--suite", "scenarios",
+                "--only", "RDM-11")
+
+
+# --- what links a failure to its exchange -----------------------------------------------------
+
+def test_the_failing_answer_is_marked_with_the_check_that_judged_it(multiple_report):
+    data = json.loads((multiple_report / "results.json").read_text())
+    jsonschema.validate(data, results.schema())
+    row = next(r for r in data["requirements"] if r["id"] == "RDM-03")
+    decided = [e for e in row["evidence"] if "decided" in e]
+    assert len(decided) == 1
+    assert decided[0]["decided"]["accepted"] == [807]
+    assert "/v1.1/points/isredeemable" in decided[0]["url"]
+    logged = [json.loads(line) for line in
+              (multiple_report / "exchanges.ndjson").read_text().splitlines()]
+    assert decided[0]["id"] in {exchange["id"] for exchange in logged}
+
+
+# --- scenario failures ------------------------------------------------------------------------
+
+def test_a_scenario_failure_is_fixed_on_a_clean_server(multiple_report):
+    with server.run_in_thread() as clean:
+        result = _replay(multiple_report, clean.base_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    fixed = _lines(result, "FIXED")
+    assert len(fixed) == 1 and "RDM-03" in fixed[0] and "807" in fixed[0]
+    assert "replayed 1: 1 fixed, 0 still failing, 0 changed" in result.stdout
+
+
+def test_a_scenario_failure_still_fails_on_a_server_with_the_same_fault(multiple_report):
+    with server.run_in_thread(faults=("redeem.multiple",)) as faulty:
+        result = _replay(multiple_report, faulty.base_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    still = _lines(result, "STILL FAILING")
+    assert len(still) == 1 and "RDM-03" in still[0] and "code 800" in still[0]
+
+
+def _balance(base_url: str) -> int:
+    answer = requests.get(f"{base_url}/_test/balance", params={"mobile": SPENDER}, timeout=10)
+    return answer.json()["balance"]
+
+
+def test_a_redemption_gets_a_fresh_code_and_a_wrongful_one_is_reversed(time_report):
+    with server.run_in_thread() as clean:
+        fixed = _replay(time_report, clean.base_url)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert all("with a fresh validation code" in line for line in _lines(fixed, "FIXED"))
+    with server.run_in_thread(faults=("redeem.time",)) as faulty:
+        before = _balance(faulty.base_url)
+        still = _replay(time_report, faulty.base_url)
+        after = _balance(faulty.base_url)
+    assert still.returncode == 1, still.stdout + still.stderr
+    assert _lines(still, "STILL FAILING") and not _lines(still, "FIXED")
+    # The faulty server took the points: replay reversed what it redeemed, as a run does.
+    assert after == before
+    assert "not undone" not in still.stdout
+
+
+def test_a_redemption_that_depended_on_earlier_codes_is_not_replayable(tmp_path_factory):
+    report = _run(tmp_path_factory, "otp03", "otp.any-code", "--suite", "scenarios",
+                  "--only", "OTP-03")
+    with server.run_in_thread() as clean:
+        result = _replay(report, clean.base_url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    changed = _lines(result, "CHANGED")
+    assert len(changed) == 1 and "not replayable" in changed[0] and "OTP-03" in changed[0]
+    assert not _lines(result, "FIXED")
+
+
+# --- contract failures ------------------------------------------------------------------------
+
+def test_a_contract_failure_is_fixed_on_a_clean_server_and_not_on_a_faulty_one(
+        tmp_path_factory):
+    report = _run(tmp_path_factory, "con01", "contract.renamed-field", "--suite", "contract",
+                  "--only", "CON-01", "--max-examples", "5")
+    failures = json.loads((report / "results.json").read_text())["fuzz"]["failures"]
+    assert failures, "the faulty server's run found no CON-01 failure to replay"
+    with server.run_in_thread() as clean:
+        fixed = _replay(report, clean.base_url)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert len(_lines(fixed, "FIXED")) == len(failures)
+    assert all("[response_schema_conformance]" in line for line in _lines(fixed, "FIXED"))
+    with server.run_in_thread(faults=("contract.renamed-field",)) as faulty:
+        still = _replay(report, faulty.base_url)
+    assert still.returncode == 1, still.stdout + still.stderr
+    assert len(_lines(still, "STILL FAILING")) == len(failures)
+    assert "[REDACTED]" not in still.stdout and "Authorization" not in still.stdout
+
+
+# --- what is never sent, and what is never FIXED ----------------------------------------------
+
+def test_a_mutating_call_to_a_non_loopback_target_needs_allow_mutations(time_report):
+    # A name that resolves nowhere: the guard refuses before any lookup or connection.
+    result = _replay(time_report, "http://replay-target.invalid")
+    assert result.returncode == 1, result.stdout + result.stderr
+    changed = _lines(result, "CHANGED")
+    assert changed and all("--allow-mutations" in line for line in changed)
+
+
+def test_a_failure_no_exchange_decided_is_changed_not_fixed(multiple_report, tmp_path):
+    report = tmp_path / "report"
+    shutil.copytree(multiple_report, report)
+    data = json.loads((report / "results.json").read_text())
+    row = next(r for r in data["requirements"] if r["id"] == "RDM-03")
+    for item in row["evidence"]:
+        item.pop("decided", None)  # as a failure judged on balances alone would be
+    (report / "results.json").write_text(json.dumps(data))
+    with server.run_in_thread() as clean:
+        result = _replay(report, clean.base_url)
+    assert result.returncode == 1
+    assert len(_lines(result, "CHANGED")) == 1 and "not replayable" in result.stdout
+
+
+# --- usage errors -----------------------------------------------------------------------------
+
+def _usage_error(result, *names: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for name in names:
+        assert name in lines[0]
+
+
+def test_a_folder_without_results_is_a_usage_error(tmp_path):
+    _usage_error(run_cli("replay", str(tmp_path), "--profile", str(REFERENCE_PROFILE)),
+                 "results.json")
+
+
+def test_an_id_the_report_did_not_fail_is_a_usage_error(multiple_report):
+    _usage_error(_replay(multiple_report, "http://127.0.0.1:9", "--only", "RDM-04"),
+                 "--only", "RDM-04")
+    _usage_error(_replay(multiple_report, "http://127.0.0.1:9", "--only", "XYZ-99"),
+                 "--only", "XYZ-99")
+
+
+def test_a_missing_profile_is_a_usage_error(multiple_report, tmp_path):
+    _usage_error(run_cli("replay", str(multiple_report), "--profile",
+                         str(tmp_path / "nope.yaml")), "--profile")
