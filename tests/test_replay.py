@@ -119,18 +119,24 @@ def test_a_redemption_that_depended_on_earlier_codes_is_not_replayable(tmp_path_
 
 # --- contract failures ------------------------------------------------------------------------
 
+@pytest.mark.parametrize(("fault", "req_id", "check"), [
+    # judged by the JSON Schema judge (checks.judge)
+    ("contract.renamed-field", "CON-01", "response_schema_conformance"),
+    # judged by one of our own contract checks (checks.contract), through schemathesis
+    ("contract.undocumented-status", "CON-06", "documented_status"),
+])
 def test_a_contract_failure_is_fixed_on_a_clean_server_and_not_on_a_faulty_one(
-        tmp_path_factory):
-    report = _run(tmp_path_factory, "con01", "contract.renamed-field", "--suite", "contract",
-                  "--only", "CON-01", "--max-examples", "5")
+        tmp_path_factory, fault, req_id, check):
+    report = _run(tmp_path_factory, req_id, fault, "--suite", "contract", "--only", req_id,
+                  "--max-examples", "5")
     failures = json.loads((report / "results.json").read_text())["fuzz"]["failures"]
-    assert failures, "the faulty server's run found no CON-01 failure to replay"
+    assert failures, f"the faulty server's run found no {req_id} failure to replay"
     with server.run_in_thread() as clean:
         fixed = _replay(report, clean.base_url)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert len(_lines(fixed, "FIXED")) == len(failures)
-    assert all("[response_schema_conformance]" in line for line in _lines(fixed, "FIXED"))
-    with server.run_in_thread(faults=("contract.renamed-field",)) as faulty:
+    assert all(f"[{check}]" in line for line in _lines(fixed, "FIXED"))
+    with server.run_in_thread(faults=(fault,)) as faulty:
         still = _replay(report, faulty.base_url)
     assert still.returncode == 1, still.stdout + still.stderr
     assert len(_lines(still, "STILL FAILING")) == len(failures)

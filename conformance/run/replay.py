@@ -374,12 +374,13 @@ class _Context:
 
     def _judge_fuzz_check(self, item: Item, request: _Request,
                           response: requests.Response) -> tuple[str, str]:
-        from schemathesis.checks import CHECKS, CheckContext
+        from schemathesis.checks import CHECKS, CheckContext, load_all_checks
         from schemathesis.core.transport import Response
 
         try:
-            check = CHECKS.get_by_names([item.check])[0]
             operation = self._schema[urlsplit(request.path).path][request.method]
+            load_all_checks()  # the built-in checks register themselves only when asked
+            check = CHECKS.get_by_names([item.check])[0]
         except Exception as exc:  # an unknown check or operation: schemathesis's own errors
             return CHANGED, f"not judged: {item.check} cannot be applied here " \
                             f"({type(exc).__name__})"
