@@ -202,12 +202,15 @@ def _replay(args: argparse.Namespace) -> int:
         profile = replay.load_target_profile(profile_path, args.base_url or report.target)
     except replay.ReplayError as exc:
         raise UsageError(str(exc)) from None
-    print(f"replaying {len(report.items)} exchange{'s' if len(report.items) != 1 else ''} of "
-          f"{args.report_dir} against {profile.base_url}")
+    from conformance.target.redaction import REDACTOR
+
+    print(REDACTOR.text(f"replaying {len(report.items)} exchange"
+                        f"{'s' if len(report.items) != 1 else ''} of {args.report_dir} against "
+                        f"{profile.base_url}"))
     outcomes, left = replay.replay(report, profile, allow_mutations=args.allow_mutations,
                                    progress=print)
     for line in left:
-        print(f"not undone: {line}")
+        print(REDACTOR.text(f"not undone: {line}"))
     print(replay.summary(outcomes))
     return replay.exit_code(outcomes)
 

@@ -140,7 +140,33 @@ def test_a_contract_failure_is_fixed_on_a_clean_server_and_not_on_a_faulty_one(
         still = _replay(report, faulty.base_url)
     assert still.returncode == 1, still.stdout + still.stderr
     assert len(_lines(still, "STILL FAILING")) == len(failures)
-    assert "[REDACTED]" not in still.stdout and "Authorization" not in still.stdout
+    for secret in ("reference-secret", "reference-ui-token"):  # the reference profile's
+        assert secret not in still.stdout + still.stderr + fixed.stdout + fixed.stderr
+
+
+def test_an_accepted_invalid_request_is_judged_by_the_refusal_rule(multiple_report, tmp_path):
+    # A report of a fuzz failure of CON-05: a body-less POST the faulty server accepted. The
+    # report keeps no generator notes, so replay judges by the rule itself: refused or not.
+    report = tmp_path / "report"
+    shutil.copytree(multiple_report, report)
+    data = json.loads((report / "results.json").read_text())
+    next(r for r in data["requirements"] if r["id"] == "CON-05")["status"] = "failed"
+    data["fuzz"]["failures"] = [{
+        "id": "CON-05", "operation": "POST /v2/points/isTransferrable",
+        "check": "schema_invalid_request_refused", "message": "Schema-violating request accepted",
+        "exchange": {"method": "POST", "url": data["target"] + "/v2/points/isTransferrable",
+                     "request_headers": {"Authorization": "[REDACTED]",
+                                         "X-CAP-UI-AUTH-TOKEN": "[REDACTED]"},
+                     "request_body": None, "status": 200, "curl": "-"}}]
+    (report / "results.json").write_text(json.dumps(data))
+    with server.run_in_thread() as clean:
+        fixed = _replay(report, clean.base_url, "--only", "CON-05")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "refused: HTTP 400" in _lines(fixed, "FIXED")[0]
+    with server.run_in_thread(faults=("contract.accepts-invalid",)) as faulty:
+        still = _replay(report, faulty.base_url, "--only", "CON-05")
+    assert still.returncode == 1
+    assert "accepted: HTTP 200" in _lines(still, "STILL FAILING")[0]
 
 
 # --- what is never sent, and what is never FIXED ----------------------------------------------

@@ -180,7 +180,7 @@ def documented_status(ctx, response, case):
     status = response.status_code
     if status == 404 and _path_alternative(case):
         return True
-    if status in (400, 422) and _body_refusal_code(response) is None and \
+    if status in (400, 422) and body_refusal_code(response) is None and \
             not _strictly_valid(case):
         return True
     return status_code_conformance(ctx, response, case)
@@ -206,7 +206,7 @@ def _refusal_codes() -> frozenset[int]:
     return frozenset(c["code"] for c in catalog.error_codes() if c["kind"] != "success")
 
 
-def _body_refusal_code(response) -> int | None:
+def body_refusal_code(response) -> int | None:
     """The documented refusal code a body carries (v1.1 item_status, v2 errors/warnings)."""
     if _media(response) in ("application/xml", "text/xml"):
         body: object = bodies.parse_xml(response.content)
@@ -231,7 +231,7 @@ def schema_invalid_request_refused(ctx, response, case):
     try:
         return negative_data_rejection(ctx, response, case)
     except Exception as exc:  # schemathesis raises its own failure types
-        if response.status_code < 500 and _body_refusal_code(response) is not None:
+        if response.status_code < 500 and body_refusal_code(response) is not None:
             return None  # refused in the body, as DC-11 allows
         title = getattr(exc, "title", "Schema-violating request accepted")
         raise AssertionError(f"{title}: {getattr(exc, 'message', exc)}") from None
