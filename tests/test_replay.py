@@ -117,6 +117,27 @@ def test_a_redemption_that_depended_on_earlier_codes_is_not_replayable(tmp_path_
     assert not _lines(result, "FIXED")
 
 
+def test_a_scenario_answer_the_schema_judge_refused_is_judged_again(tmp_path_factory):
+    # CON-01 of a scenario's successful redemption: a fresh code brings the same answer.
+    report = _run(tmp_path_factory, "answers", "redeem.renames-balance", "--suite", "all",
+                  "--only", "RDM-02", "CON-01", "--max-examples", "5")
+    data = json.loads((report / "results.json").read_text())
+    row = next(r for r in data["requirements"] if r["id"] == "CON-01")
+    assert [e["decided"]["check"] for e in row["evidence"] if "decided" in e] == \
+        ["response_schema_conformance"]
+    with server.run_in_thread() as clean:
+        fixed = _replay(report, clean.base_url, "--only", "CON-01")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "fresh validation code" in _lines(fixed, "FIXED")[0]
+    with server.run_in_thread(faults=("redeem.renames-balance",)) as faulty:
+        before = _balance(faulty.base_url)
+        still = _replay(report, faulty.base_url, "--only", "CON-01")
+        after = _balance(faulty.base_url)
+    assert still.returncode == 1, still.stdout + still.stderr
+    assert "Response violates schema" in _lines(still, "STILL FAILING")[0]
+    assert after == before  # the redemption replay made was reversed
+
+
 # --- contract failures ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("fault", "req_id", "check"), [

@@ -275,10 +275,10 @@ class _Context:
                            else None, auth="authorization" in lowered, goodwill=goodwill)
         if item.source == "scenario" and method == "POST" and \
                 urlsplit(path).path.rstrip("/") == REDEEM_PATH:
-            self._validation_code(request, item.decided.get("validation_code"))
+            self._validation_code(request, item.decided.get("validation_code"), item.check)
         return request
 
-    def _validation_code(self, request: _Request, kind: str | None) -> None:
+    def _validation_code(self, request: _Request, kind: str | None, check: str) -> None:
         """A scenario's redemption carried a one-time code: get a new one, or say why not."""
         try:
             payload = json.loads(request.body or b"")
@@ -288,7 +288,12 @@ class _Context:
         if not isinstance(entry, dict) or "validation_code" not in entry \
                 or kind == common.CODE_AS_SENT:
             return  # no code, or one no issuance made valid: the call is sent as it was
-        if kind != common.CODE_FRESH:
+        if kind is None and check in (judge.SCHEMA_CHECK, judge.XSD_CHECK):
+            # An answer the document judge refused: a new code gets the same kind of answer
+            # only if the first code was good; the judging says FIXED only when the business
+            # code came back the same (``same_answer``).
+            request.same_answer = True
+        elif kind != common.CODE_FRESH:
             raise _NotReplayable("the answer depended on validation codes issued, used or "
                                  "left to expire earlier in the scenario; run the scenario "
                                  "again (run --only)")
@@ -344,6 +349,14 @@ class _Context:
         if item.check == common.REFUSED:
             return self._judge_refusal(item, spec_path, response)
         if item.check in (judge.SCHEMA_CHECK, judge.XSD_CHECK):
+            if request.same_answer:
+                was = _answer(spec_path, (item.exchange or {}).get("status") or 0,
+                              _recorded_body(item.exchange or {}))
+                now = _answer(spec_path, response.status_code, _body(response))
+                if was.codes != now.codes:
+                    return CHANGED, (f"not judged the same way: the new code brought another "
+                                     f"answer (was {common.received(was)}, now "
+                                     f"{common.received(now)})")
             return self._judge_document(item, request.method, spec_path, response)
         if item.check == INVALID_REQUEST_CHECK:
             return self._judge_invalid_request(item, response)
@@ -464,6 +477,7 @@ class _Request:
     goodwill: bool
     fresh_code: bool = False
     identifier: Identifier | None = None
+    same_answer: bool = False  # FIXED only if the business code is the one recorded
 
 
 class _NotReplayable(Exception):
