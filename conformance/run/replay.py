@@ -185,7 +185,10 @@ def replay(report: Report, profile: Profile, *, allow_mutations: bool = False,
     context = _Context(report, profile, client, undo, judge.Judge(strict=report.strict))
     outcomes = []
     for item in report.items:
-        outcome = context.replay(item)
+        gone = client.gone
+        # A target that stopped answering is not waited for again by every call left.
+        outcome = Outcome(item, CHANGED, f"not sent: the target stopped answering ({gone})") \
+            if gone is not None else context.replay(item)
         outcomes.append(outcome)
         if progress is not None:
             progress(outcome.line())
