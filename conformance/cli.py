@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="fault runs at a time (default 2)")
     selftest.add_argument("--seed", type=int, default=None, metavar="N",
                           help="seed of every run's generated data (default 1)")
+    selftest.add_argument("--variants-apart", action="store_true",
+                          help="run every legitimate variant alone, not in its group "
+                               "(slower; the groups are re-run apart anyway when one fails)")
     selftest.set_defaults(handler=_selftest)
 
     package = commands.add_parser(
@@ -259,6 +262,7 @@ def _selftest(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers {args.workers}: must be at least 1")
     seed = selftest.SEED if args.seed is None else args.seed
     result = selftest.run_all(workers=args.workers, seed=seed,
+                              variants_apart=args.variants_apart,
                               progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(selftest.render(result))
     selftest.save(result)
