@@ -63,7 +63,8 @@ class _Schema:
     def resolve(self, node: Any) -> dict[str, Any]:
         while isinstance(node, dict) and "$ref" in node:
             extra = {k: v for k, v in node.items() if k != "$ref"}
-            node = {**self.document["$defs"][node["$ref"].rsplit("/", 1)[1]], **extra}
+            _, container, name = node["$ref"].split("/")  # "#/$defs/x" or "#/definitions/x"
+            node = {**self.document[container][name], **extra}
         return node if isinstance(node, dict) else {}
 
     def kind(self, node: Any) -> str:
@@ -75,7 +76,7 @@ class _Schema:
             return " \\| ".join(f"`{value}`" for value in node["enum"])
         if "anyOf" in node or "oneOf" in node:
             branches = [b for b in node.get("anyOf", node.get("oneOf"))
-                        if b.get("$ref") != "#/$defs/envRef"]
+                        if not str(b.get("$ref", "")).endswith("/envRef")]
             text = " or ".join(dict.fromkeys(self.kind(b) for b in branches))
             if node.get("examples"):
                 text += " such as " + ", ".join(f"`{e}`" for e in node["examples"])
@@ -218,7 +219,7 @@ def formats_markdown() -> str:
         doc = schema.document
         out.append(f"## {heading}\n\n{_cell(doc.get('description', ''))}\n")
         out.extend(_object_table(schema, doc, ""))
-        for def_name, node in doc.get("$defs", {}).items():
+        for def_name, node in doc.get("$defs", doc.get("definitions", {})).items():
             if "properties" in schema.resolve(node):
                 out.append(f"### {heading}: `{def_name}`\n")
                 if node.get("description"):

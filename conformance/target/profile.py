@@ -272,13 +272,14 @@ def _validator() -> jsonschema.protocols.Validator:
     # The published schema lets an editor accept "${VAR}" in a number or true/false key; the
     # loader validates after substitution, where such a string is an error.
     loaded = copy.deepcopy(schema())
-    loaded["$defs"]["envRef"] = False
+    loaded["definitions"]["envRef"] = False
     cls = jsonschema.validators.validator_for(loaded)
     cls.check_schema(loaded)
     return cls(loaded)
 
 
 _OVERRIDDEN = "http://base-url.invalid"
+_ENV_REF = "#/definitions/envRef"
 
 
 def _fail(where: str, dotted: str, message: str) -> ProfileError:
@@ -347,16 +348,16 @@ def _register_secrets(data: dict[str, Any]) -> None:
 # --- the schema -------------------------------------------------------------------------------
 
 def _resolve(node: Any) -> dict[str, Any]:
-    """A schema node with its local ``$ref`` chain followed (``#/$defs/<name>`` only)."""
+    """A schema node with its local ``$ref`` chain followed (``#/definitions/<name>`` only)."""
     while isinstance(node, dict) and "$ref" in node:
-        node = schema()["$defs"][node["$ref"].rsplit("/", 1)[1]]
+        node = schema()["definitions"][node["$ref"].rsplit("/", 1)[1]]
     return node if isinstance(node, dict) else {}
 
 
 def _types(node: dict[str, Any]) -> set[str]:
     if "anyOf" in node:
         return set().union(*(_types(_resolve(branch)) for branch in node["anyOf"]
-                             if branch.get("$ref") != "#/$defs/envRef"))
+                             if branch.get("$ref") != _ENV_REF))
     kind = node.get("type")
     return set() if kind is None else {kind} if isinstance(kind, str) else set(kind)
 
