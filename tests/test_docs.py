@@ -66,7 +66,7 @@ def test_cli_page_names_every_command_and_option():
 
 
 def test_profile_page_names_every_key_of_the_schema():
-    from conformance.target.profile import schema
+    from conformance.target.profile_schema import schema
 
     page = docgen.profile_markdown()
     document = schema()

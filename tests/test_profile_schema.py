@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from conformance.target.connection import Connection, Tls
-from conformance.target.profile import ProfileError, load_profile, schema
+from conformance.target.profile import ProfileError, load_profile
+from conformance.target.profile_schema import schema
 from conformance.target.redaction import MASK
 from tests.conftest import REPO
 

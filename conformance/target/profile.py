@@ -6,30 +6,25 @@ fixtures/profiles/staging-example.yaml is a commented example.
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import json
 import math
 import os
 import re
 import shlex
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import jsonschema
 import yaml
 
-from conformance.paths import specs_dir
-from conformance.target.bodies import as_int
+from conformance.target import profile_schema
 from conformance.target.connection import Connection, Tls, parse_rate
+from conformance.target.profile_schema import describe, dotted
 from conformance.target.redaction import MASK, REDACTOR
 
-SCHEMA_FILE = "profile.schema.json"
 # otp.source -> the key that must come with it.
 OTP_SOURCES: dict[str, str | None] = {"hook": "url", "fixed": "code", "command": "command",
                                       "prompt": None}
@@ -37,8 +32,6 @@ PLACEHOLDERS = ("base_url", "identifier", "value", "purpose", "points")
 PURPOSES = ("redeem", "transfer")
 
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 
 
 class ProfileError(Exception):
@@ -244,7 +237,7 @@ def load_profile(path: Path, env: Mapping[str, str] = os.environ,
         raise ProfileError(f"{where}: not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{where}: expected a mapping with sections target, auth, program, "
-                           f"customers…, got {_describe(data)}")
+                           f"customers…, got {describe(data)}")
     data = _without_nulls(data)  # an empty key or section means absent, as in the examples
     target = data.get("target")
     if base_url is not None and isinstance(target, dict | None):
@@ -253,33 +246,14 @@ def load_profile(path: Path, env: Mapping[str, str] = os.environ,
         data["target"] = {**(target or {}), "base_url": _OVERRIDDEN}
     data = _Substitution(where, env).tree(data, ())
     _register_secrets(data)
-    data = _coerce(data, schema())
-    problems = sorted(_validator().iter_errors(data), key=_document_order)
-    if problems:
-        dotted, message = _explain(problems[0])
-        raise _fail(where, dotted, message)
+    data = profile_schema.coerce(data)
+    problem = profile_schema.first_problem(data)
+    if problem is not None:
+        raise _fail(where, *problem)
     return _Builder(where, path).profile(data, base_url)
 
 
-@cache
-def schema() -> dict[str, Any]:
-    """specs/profile.schema.json: the profile's keys, types, defaults and descriptions."""
-    return json.loads((specs_dir() / SCHEMA_FILE).read_text(encoding="utf-8"))
-
-
-@cache
-def _validator() -> jsonschema.protocols.Validator:
-    # The published schema lets an editor accept "${VAR}" in a number or true/false key; the
-    # loader validates after substitution, where such a string is an error.
-    loaded = copy.deepcopy(schema())
-    loaded["definitions"]["envRef"] = False
-    cls = jsonschema.validators.validator_for(loaded)
-    cls.check_schema(loaded)
-    return cls(loaded)
-
-
 _OVERRIDDEN = "http://base-url.invalid"
-_ENV_REF = "#/definitions/envRef"
 
 
 def _fail(where: str, dotted: str, message: str) -> ProfileError:
@@ -291,10 +265,6 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}
     return value
-
-
-def _dotted(parts: Sequence[Any]) -> str:
-    return ".".join(str(part) for part in parts)
 
 
 class _Substitution:
@@ -310,7 +280,7 @@ class _Substitution:
         if isinstance(value, list):
             return [self.tree(v, (*path, i)) for i, v in enumerate(value)]
         if isinstance(value, str):
-            return self.text(value, _dotted(path))
+            return self.text(value, dotted(path))
         return value
 
     def text(self, value: str, key: str) -> str:
@@ -343,113 +313,6 @@ def _register_secrets(data: dict[str, Any]) -> None:
         secret = auth.get(key)
         if isinstance(secret, str) and secret.strip():
             REDACTOR.add(secret, username=username if isinstance(username, str) else None)
-
-
-# --- the schema -------------------------------------------------------------------------------
-
-def _resolve(node: Any) -> dict[str, Any]:
-    """A schema node with its local ``$ref`` chain followed (``#/definitions/<name>`` only)."""
-    while isinstance(node, dict) and "$ref" in node:
-        node = schema()["definitions"][node["$ref"].rsplit("/", 1)[1]]
-    return node if isinstance(node, dict) else {}
-
-
-def _types(node: dict[str, Any]) -> set[str]:
-    if "anyOf" in node:
-        return set().union(*(_types(_resolve(branch)) for branch in node["anyOf"]
-                             if branch.get("$ref") != _ENV_REF))
-    kind = node.get("type")
-    return set() if kind is None else {kind} if isinstance(kind, str) else set(kind)
-
-
-def _child(node: dict[str, Any], key: Any) -> dict[str, Any]:
-    properties = node.get("properties") or {}
-    if key in properties:
-        return _resolve(properties[key])
-    return _resolve(node.get("additionalProperties"))
-
-
-def _coerce(value: Any, node: Any) -> Any:
-    """Strings (as every ``${VAR}`` arrives) read as the number or boolean the schema expects;
-    numbers where the schema takes text (an unquoted org id) read as that text."""
-    node = _resolve(node)
-    kinds = _types(node)
-    if isinstance(value, dict):
-        return {k: _coerce(v, _child(node, k)) for k, v in value.items()}
-    if isinstance(value, str) and "string" not in kinds:
-        if "integer" in kinds and as_int(value) is not None:
-            return as_int(value)
-        if "number" in kinds and _as_number(value) is not None:
-            return _as_number(value)
-        if "boolean" in kinds and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-    if (isinstance(value, int) and not isinstance(value, bool)
-            and {"string", "integer"} <= kinds):
-        return str(value)
-    return value
-
-
-def _location(error: jsonschema.ValidationError) -> list[Any]:
-    """The dotted key an error is about: the missing, unknown or misnamed key included."""
-    path = list(error.absolute_path)
-    instance = error.instance
-    if error.validator == "required" and isinstance(instance, dict):
-        missing = [key for key in error.validator_value if key not in instance]
-        return path + missing[:1]
-    if error.validator == "additionalProperties" and isinstance(instance, dict):
-        known = error.schema.get("properties") or {}
-        return path + [key for key in instance if key not in known][:1]
-    if list(error.absolute_schema_path)[-2:-1] == ["propertyNames"]:
-        return [*path, instance]
-    return path
-
-
-def _document_order(error: jsonschema.ValidationError) -> list[int]:
-    # Section by section in the schema's order, unknown keys before known ones, so that the
-    # first error is the one a reader of the file meets first.
-    ranks = []
-    node = schema()
-    for part in _location(error):
-        properties = list(_resolve(node).get("properties") or {})
-        ranks.append(properties.index(part) + 1 if part in properties else 0)
-        node = _child(_resolve(node), part)
-    return ranks
-
-
-def _explain(error: jsonschema.ValidationError) -> tuple[str, str]:
-    """(dotted key, message) for a schema error, worded by the schema's ``errorMessage``.
-
-    Never jsonschema's own message: it quotes the value, which may be a secret.
-    """
-    node = error.schema if isinstance(error.schema, dict) else {}
-    keyword = str(error.validator)
-    custom = node.get("errorMessage")
-    wording = custom if isinstance(custom, str) else (custom or {}).get(keyword)
-    instance = error.instance
-    where = _dotted(_location(error))
-    if keyword == "required":
-        return where, wording or "required key is missing"
-    if keyword == "additionalProperties":
-        allowed = list(node.get("properties") or {})
-        listed = f"one of {', '.join(allowed)}" if len(allowed) > 1 else ", ".join(allowed)
-        return where, f"{wording or 'unknown key'}; expected {listed}"
-    if keyword in ("minProperties", "maxProperties"):
-        keys = ", ".join(map(str, instance)) or "none"
-        return where, f"{wording or 'wrong number of keys'}, got {len(instance)} ({keys})"
-    if wording is None:
-        wording = _DEFAULT_WORDING.get(keyword, "not allowed here")
-        if keyword == "type":
-            kinds = node.get("type")
-            wording = "expected " + " or ".join(
-                _KINDS.get(kind, kind) for kind in ([kinds] if isinstance(kinds, str) else kinds))
-    if wording.startswith("expected "):
-        wording += f", got {_describe(instance, secret=bool(node.get('writeOnly')))}"
-    return where, wording
-
-
-_KINDS = {"object": "a mapping", "string": "a quoted string", "integer": "an integer",
-          "number": "a number", "boolean": "true or false", "array": "a list"}
-_DEFAULT_WORDING = {"pattern": "has the wrong form", "enum": "expected one of the listed values"}
 
 
 # --- YAML -------------------------------------------------------------------------------------
@@ -488,24 +351,6 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 # --- validation -------------------------------------------------------------------------------
 
-def _describe(value: Any, *, secret: bool = False) -> str:
-    """How a bad value is shown in an error; secrets only by their kind."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "a boolean" if secret else str(value).lower()
-    if isinstance(value, int | float):
-        return "a number" if secret else str(value)
-    if isinstance(value, str):
-        return "a string" if secret else f'"{value}"'
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
-
-
-# --- what the schema cannot say ---------------------------------------------------------------
 
 class _Builder:
     """A schema-valid profile into a Profile: URLs, hook templates, files, cross-key rules."""
@@ -526,7 +371,7 @@ class _Builder:
         timeout_s = float(target.get("timeout_s", 10.0))
         if not math.isfinite(timeout_s):
             raise self.fail("target.timeout_s", f"expected a positive number of seconds, "
-                                                f"got {_describe(target['timeout_s'])}")
+                                                f"got {describe(target['timeout_s'])}")
         otp, balance, clock = data.get("otp"), data.get("balance"), data.get("clock")
         return Profile(
             base_url=base, timeout_s=timeout_s, auth=self.auth(data["auth"]),
@@ -549,7 +394,7 @@ class _Builder:
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self.fail(dotted, f"expected an http:// or https:// URL with a host, "
-                                    f"got {_describe(value)}")
+                                    f"got {describe(value)}")
         if parts.username is not None or parts.password is not None:
             raise self.fail(dotted, "must not carry credentials; put them in auth.username and "
                                     "auth.password")
@@ -558,7 +403,7 @@ class _Builder:
         try:
             parts.port  # noqa: B018 - raises on a malformed port
         except ValueError:
-            raise self.fail(dotted, f"malformed port in {_describe(value)}") from None
+            raise self.fail(dotted, f"malformed port in {describe(value)}") from None
         return value.strip().rstrip("/")
 
     def template(self, value: str, dotted: str, *, is_url: bool) -> str:
@@ -592,7 +437,7 @@ class _Builder:
         rate = None if rate_raw is None else parse_rate(rate_raw)
         if rate_raw is not None and rate is None:  # "0/s": the form is right, the rate is not
             raise self.fail("target.rate_limit", f"expected calls per second such as 20/s, "
-                                                 f"got {_describe(rate_raw)}")
+                                                 f"got {describe(rate_raw)}")
         headers = dict(target.get("headers") or {})
         for name, value in headers.items():
             if "\r" in value or "\n" in value:
@@ -603,7 +448,7 @@ class _Builder:
             parts = urlsplit(proxy)
             if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
                 raise self.fail("target.proxy", f"expected a proxy URL such as "
-                                                f"http://host:3128, got {_describe(proxy)}")
+                                                f"http://host:3128, got {describe(proxy)}")
         tls_raw = target.get("tls")
         tls = Tls()
         if tls_raw is not None:
@@ -653,16 +498,3 @@ class _Builder:
         if companion != "code":
             value = self.template(value, dotted, is_url=companion == "url")
         return OtpConfig(source=source, **{companion: value})
-
-
-def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
