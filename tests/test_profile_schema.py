@@ -17,7 +17,7 @@ import yaml
 from conformance.target.connection import Connection, Tls
 from conformance.target.profile import ProfileError, load_profile
 from conformance.target.profile_schema import schema
-from conformance.target.redaction import MASK
+from conformance.target.redaction import MASK, REDACTOR
 from tests.conftest import REPO
 
 PROFILES = sorted((REPO / "fixtures" / "profiles").glob("*.yaml"))
@@ -108,18 +108,20 @@ def test_connection_keys_load(tmp_path):
     (tmp_path / "me.pem").write_text("cert", encoding="utf-8")
     path = profile_with(tmp_path, """\
         rate_limit: ${RATE:-20/s}
-        headers: {X-Env: staging, X-Api-Key: "${GATEWAY_KEY}", X-Num: 7}
+        headers: {X-Env: env-qa-77, X-Api-Key: "${GATEWAY_KEY}", X-Num: 7}
         proxy: http://127.0.0.1:3128
         tls: {verify: "${VERIFY:-yes}", ca_bundle: ca.pem, client_cert: me.pem}
         """)
     profile = load_profile(path, env={**ENV, "GATEWAY_KEY": "gw-key-123", "VERIFY": "off"})
     assert profile.connection == Connection(
-        rate_limit=20.0, headers={"X-Env": "staging", "X-Api-Key": "gw-key-123", "X-Num": "7"},
+        rate_limit=20.0, headers={"X-Env": "env-qa-77", "X-Api-Key": "gw-key-123", "X-Num": "7"},
         proxy="http://127.0.0.1:3128",
         tls=Tls(verify=False, ca_bundle=tmp_path / "ca.pem", client_cert=tmp_path / "me.pem"))
     shown = profile.redacted_dict()["target"]
     assert shown["headers"] == {"X-Env": MASK, "X-Api-Key": MASK, "X-Num": MASK}
     assert "gw-key-123" not in repr(shown)
+    # Everything written passes through the redactor, which now knows the header's value.
+    assert REDACTOR.text("sent X-Api-Key: gw-key-123") == f"sent X-Api-Key: {MASK}"
 
 
 def test_without_connection_keys_the_defaults(tmp_path):

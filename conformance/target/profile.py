@@ -306,13 +306,19 @@ class _Substitution:
 def _register_secrets(data: dict[str, Any]) -> None:
     # Before anything can fail or print, so that no later message carries them.
     auth = data.get("auth")
-    if not isinstance(auth, dict):
-        return
-    username = auth.get("username")
-    for key in ("password", "ui_token"):
-        secret = auth.get(key)
-        if isinstance(secret, str) and secret.strip():
-            REDACTOR.add(secret, username=username if isinstance(username, str) else None)
+    if isinstance(auth, dict):
+        username = auth.get("username")
+        for key in ("password", "ui_token"):
+            secret = auth.get(key)
+            if isinstance(secret, str) and secret.strip():
+                REDACTOR.add(secret, username=username if isinstance(username, str) else None)
+    target = data.get("target")
+    headers = target.get("headers") if isinstance(target, dict) else None
+    if isinstance(headers, dict):
+        # A header the profile adds is often a gateway key: its value is masked like a password.
+        for value in headers.values():
+            if isinstance(value, str) and value.strip():
+                REDACTOR.add(value.strip())
 
 
 # --- YAML -------------------------------------------------------------------------------------
