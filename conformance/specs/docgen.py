@@ -184,8 +184,9 @@ server completes and checks keys when the file's first line names it, as the exa
   `{identifier}` (the key: `mobile`, `email`, …), `{value}`, `{purpose}` (`redeem` or
   `transfer`) and `{points}`. In URLs every value but `{base_url}` is percent-encoded; a
   command is split into words first and run without a shell.
-- **Secrets** — `auth.password`, `auth.ui_token`, `otp.code` and `target.headers` values — are
-  masked wherever the suite writes (reports, logs, terminal, error messages).
+- **Secrets**: `auth.password`, `auth.ui_token` and the values of `target.headers` are masked
+  wherever the suite writes (reports, logs, the terminal, error messages); `otp.code` is masked
+  in the profile the reports show.
 - **Errors**: a profile that cannot be used stops the run before the first test with exit
   code 2 and one line naming the file and the dotted key, for example
   `profile my.yaml: program.points_multiple: expected a positive integer, got "ten"`.
