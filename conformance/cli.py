@@ -34,10 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     serve = commands.add_parser("serve", help="run the embedded reference server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--db", type=Path, help="SQLite file (default: a temporary file)")
-    serve.add_argument("--seed-data", type=Path, help="seed data YAML for an empty database")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (0: a free one)")
+    serve.add_argument("--db", type=Path, metavar="PATH",
+                       help="SQLite file (default: a temporary file)")
+    serve.add_argument("--seed-data", type=Path, metavar="FILE",
+                       help="seed data YAML for an empty database")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME",
                        help="turn on a deliberate bug (repeatable)")
     serve.add_argument("--variant", action="append", default=[], metavar="NAME",
