@@ -136,6 +136,8 @@ CONNECTION_ERRORS = [
     ("headers list", "headers: [a]\n", "target.headers: expected a mapping, got a list"),
     ("header name", "headers: {'X Key': a}\n",
      "target.headers.X Key: not a valid HTTP header name"),
+    ("header name a number", "headers: {1: a}\n",
+     "target.headers.1: not a valid HTTP header name"),
     ("header two lines", 'headers: {X-Key: "a\\nb"}\n',
      "target.headers.X-Key: a header value must be one line"),
     ("header empty", 'headers: {X-Key: " "}\n', "target.headers.X-Key: must not be empty"),
@@ -189,3 +191,10 @@ def test_first_error_in_reading_order(tmp_path):
     assert error_of(path).startswith("target.retries: unknown key")
     path = profile_with(tmp_path, "timeout_s: soon\n", extra="budget:\n  max_points: lots\n")
     assert error_of(path).startswith("target.timeout_s: expected a positive number")
+
+
+def test_a_number_as_role_name_is_refused_by_name(tmp_path):
+    path = profile_with(tmp_path, extra="")
+    path.write_text(path.read_text(encoding="utf-8") + '  1: {mobile: "447700900002"}\n',
+                    encoding="utf-8")
+    assert error_of(path) == "customers.1: a role name is lower-case letters, digits and _"
