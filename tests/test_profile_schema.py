@@ -54,10 +54,25 @@ def error_of(path: Path, env: dict | None = None) -> str:
     return message.split(": ", 1)[1]
 
 
-def test_schema_is_a_valid_json_schema():
+def test_schema_is_a_valid_json_schema_editors_read():
     document = schema()
     jsonschema.validators.validator_for(document).check_schema(document)
     assert document["$id"].endswith("/profile.schema.json")
+    # yaml-language-server reads draft-07 and shows an errorMessage as it is: one text.
+    assert document["$schema"] == "http://json-schema.org/draft-07/schema#"
+
+    def messages(node):
+        if isinstance(node, dict):
+            if "errorMessage" in node:
+                yield node["errorMessage"]
+            for value in node.values():
+                yield from messages(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from messages(value)
+
+    found = list(messages(document))
+    assert found and all(isinstance(text, str) for text in found)
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)

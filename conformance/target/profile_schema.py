@@ -3,7 +3,7 @@
 The schema is what editors complete and check a profile with and what docs/profile.md is made
 from. This module reads values from the environment as the types the schema expects and turns
 the first schema error into the dotted key and a message worded by the schema's
-``errorMessage`` (never jsonschema's own text, which would quote a secret).
+``errorMessage`` or ``x-messages`` (never jsonschema's own text, which would quote a secret).
 """
 
 from __future__ import annotations
@@ -128,14 +128,17 @@ def _document_order(error: jsonschema.ValidationError) -> list[int]:
 
 
 def _explain(error: jsonschema.ValidationError) -> tuple[str, str]:
-    """(dotted key, message) for a schema error, worded by the schema's ``errorMessage``.
+    """(dotted key, message) for a schema error, worded by the schema's ``errorMessage`` or
+    ``x-messages``.
 
     Never jsonschema's own message: it quotes the value, which may be a secret.
     """
     node = error.schema if isinstance(error.schema, dict) else {}
     keyword = str(error.validator)
+    # errorMessage (one text, which editors show too) or x-messages (keyword -> text).
     custom = node.get("errorMessage")
-    wording = custom if isinstance(custom, str) else (custom or {}).get(keyword)
+    wording = (node.get("x-messages") or {}).get(keyword) or (
+        custom if isinstance(custom, str) else None)
     instance = error.instance
     where = dotted(_location(error))
     if keyword == "required":
