@@ -34,10 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     serve = commands.add_parser("serve", help="run the embedded reference server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--db", type=Path, help="SQLite file (default: a temporary file)")
-    serve.add_argument("--seed-data", type=Path, help="seed data YAML for an empty database")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (0: a free one)")
+    serve.add_argument("--db", type=Path, metavar="PATH",
+                       help="SQLite file (default: a temporary file)")
+    serve.add_argument("--seed-data", type=Path, metavar="FILE",
+                       help="seed data YAML for an empty database")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME",
                        help="turn on a deliberate bug (repeatable)")
     serve.add_argument("--variant", action="append", default=[], metavar="NAME",
@@ -51,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--docs", type=Path, metavar="DIR",
                        help="also report what the vendor documents in DIR have that the specs lack")
     check.set_defaults(handler=_specs_check)
-    generate = spec_commands.add_parser("generate", help="rewrite the generated XSD files")
+    generate = spec_commands.add_parser(
+        "generate", help="rewrite the generated XSD files and, in a checkout, the generated "
+                         "reference pages of docs/")
     generate.set_defaults(handler=_specs_generate)
 
     selftest = commands.add_parser(
@@ -95,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     reqs.add_argument("--codes", action="store_true",
                       help="print every documented code instead: its meaning and the "
                            "requirements that expect it, or why none does")
+    reqs.add_argument("--markdown", action="store_true",
+                      help="print the catalog as Markdown (docs/requirements.md)")
     reqs.set_defaults(handler=_requirements)
     return parser
 
@@ -160,9 +166,16 @@ def _specs_check(args: argparse.Namespace) -> int:
 
 
 def _specs_generate(args: argparse.Namespace) -> int:
-    from conformance.specs import xsd
+    from conformance.paths import docs_dir
+    from conformance.specs import docgen, xsd
 
     for path in xsd.write_all():
+        print(f"wrote {path}")
+    docs = docs_dir()
+    if docs is None:
+        print("docs/: not a checkout, reference pages left alone")
+        return EXIT_OK
+    for path in docgen.write_all(docs, _parser()):
         print(f"wrote {path}")
     return EXIT_OK
 
@@ -172,6 +185,11 @@ def _requirements(args: argparse.Namespace) -> int:
 
     if args.codes:
         return _codes()
+    if args.markdown:
+        from conformance.specs import docgen
+
+        print(docgen.requirements_markdown(), end="")
+        return EXIT_OK
     rows = [(r.id, r.level, r.area, r.title) for r in catalog.requirements()]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     print(f"{'ID':<{widths[0]}}  {'LEVEL':<{widths[1]}}  {'AREA':<{widths[2]}}  TITLE")
