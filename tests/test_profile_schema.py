@@ -133,7 +133,8 @@ def test_connection_keys_load(tmp_path):
         proxy="http://127.0.0.1:3128",
         tls=Tls(verify=False, ca_bundle=tmp_path / "ca.pem", client_cert=tmp_path / "me.pem"))
     shown = profile.redacted_dict()["target"]
-    assert shown["headers"] == {"X-Env": MASK, "X-Api-Key": MASK, "X-Num": MASK}
+    # A credential by its name is masked; X-Env and X-Num are shown as they are.
+    assert shown["headers"] == {"X-Env": "env-qa-77", "X-Api-Key": MASK, "X-Num": "7"}
     assert "gw-key-123" not in repr(shown)
     # Everything written passes through the redactor, which now knows the header's value.
     assert REDACTOR.text("sent X-Api-Key: gw-key-123") == f"sent X-Api-Key: {MASK}"

@@ -184,7 +184,8 @@ server completes and checks keys when the file's first line names it, as the exa
   `{identifier}` (the key: `mobile`, `email`, …), `{value}`, `{purpose}` (`redeem` or
   `transfer`) and `{points}`. In URLs every value but `{base_url}` is percent-encoded; a
   command is split into words first and run without a shell.
-- **Secrets**: `auth.password`, `auth.ui_token` and the values of `target.headers` are masked
+- **Secrets**: `auth.password`, `auth.ui_token` and the values of `target.headers` that are
+  credentials by their name (`X-Api-Key`, `X-Gateway-Token`, …) are masked
   wherever the suite writes (reports, logs, the terminal, error messages); `otp.code` is masked
   in the profile the reports show.
 - **Errors**: a profile that cannot be used stops the run before the first test with exit

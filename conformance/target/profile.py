@@ -23,7 +23,7 @@ import yaml
 from conformance.target import profile_schema
 from conformance.target.connection import Connection, Tls, parse_rate
 from conformance.target.profile_schema import describe, dotted
-from conformance.target.redaction import MASK, REDACTOR
+from conformance.target.redaction import MASK, REDACTOR, is_secret_header
 
 # otp.source -> the key that must come with it.
 OTP_SOURCES: dict[str, str | None] = {"hook": "url", "fixed": "code", "command": "command",
@@ -152,7 +152,8 @@ class Profile:
         tls = conn.tls
         return {"rate_limit": None if conn.rate_limit is None else f"{conn.rate_limit:g}/s",
                 # Header values may be gateway keys: only the names are shown.
-                "headers": {name: MASK for name in conn.headers},
+                "headers": {name: MASK if is_secret_header(name) else value
+                            for name, value in conn.headers.items()},
                 "proxy": conn.proxy and _without_userinfo(conn.proxy),
                 "tls": {"verify": tls.verify,
                         "ca_bundle": tls.ca_bundle and str(tls.ca_bundle),
@@ -315,9 +316,11 @@ def _register_secrets(data: dict[str, Any]) -> None:
     target = data.get("target")
     headers = target.get("headers") if isinstance(target, dict) else None
     if isinstance(headers, dict):
-        # A header the profile adds is often a gateway key: its value is masked like a password.
-        for value in headers.values():
-            if isinstance(value, str) and value.strip():
+        # A header the profile adds is often a gateway key: such a value (by the header's
+        # name) is masked like a password; X-Env: staging stays readable.
+        for name, value in headers.items():
+            if isinstance(name, str) and is_secret_header(name) and isinstance(value, str) \
+                    and value.strip():
                 REDACTOR.add(value.strip())
 
 

@@ -10,6 +10,16 @@ import threading
 MASK = "[REDACTED]"
 SENSITIVE_HEADERS = {"authorization", "proxy-authorization", "x-cap-ui-auth-token", "cookie",
                      "set-cookie"}
+# Words in a header's name that say its value is a credential (X-Api-Key, X-Gateway-Token,
+# Ocp-Apim-Subscription-Key, X-Signature ...): such values the user adds are masked.
+_SECRET_WORDS = ("auth", "token", "key", "secret", "signature", "cookie", "session",
+                 "password", "credential", "jwt", "bearer")
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header the user adds (target.headers, --header) carries a credential."""
+    lowered = name.lower()
+    return lowered in SENSITIVE_HEADERS or any(word in lowered for word in _SECRET_WORDS)
 
 
 class Redactor:
