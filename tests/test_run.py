@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import os
 import re
@@ -11,9 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 
 import jsonschema
+import junitparser
 import pytest
 
 from conformance import server
@@ -98,13 +99,24 @@ def test_min_coverage_above_the_run_s_coverage_exits_1_with_the_reason(cli, tmp_
     assert re.search(r"^coverage: statuses \d+/33, codes \d+/84, ", done.stdout, re.M)
 
 
-def test_junit_names_each_operation_apart(default_run):
+def test_pytest_names_each_operation_apart(default_run):
     # pytest 9.2.0 gave every parametrized schemathesis test one node id; this catches it.
     cwd, _ = default_run
-    tree = ET.parse(cwd / "reports" / "latest" / "junit.xml")
-    names = [case.get("name") for case in tree.iter("testcase")]
-    contract = [n for n in names if n.startswith("test_operation_conforms_to_its_contract")]
+    text = (cwd / "reports" / "latest" / "pytest-report.html").read_text(encoding="utf-8")
+    blob = json.loads(html.unescape(re.search(r'data-jsonblob="([^"]*)"', text).group(1)))
+    contract = [n for n in blob["tests"] if "test_operation_conforms_to_its_contract[" in n]
     assert len(contract) == 11 and len(set(contract)) == 11
+
+
+def test_junit_has_one_testcase_per_requirement_named_by_id_and_title(default_run):
+    cwd, _ = default_run
+    xml = junitparser.JUnitXml.fromfile(str(cwd / "reports" / "latest" / "junit.xml"))
+    cases = [case for suite in xml for case in suite]
+    assert [case.name for case in cases] == [f"{r.id} {r.title}" for r in catalog.requirements()]
+    assert {case.classname for case in cases} == set(catalog.AREAS)
+    # a conformant run: nothing a CI system would paint red
+    assert not any(case.is_failure or case.is_error for case in cases)
+    assert [case.name.split()[0] for case in cases if case.is_skipped] == ["REV-07"]
 
 
 def test_a_renamed_response_field_fails_con_01(cli, tmp_path):
