@@ -97,6 +97,8 @@ def _parse_baseline(path: Path, text: str) -> Any:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise BaselineError(f"{path}: not valid YAML{where}: {problem}") from None
+    except ValueError as exc:  # PyYAML builds dates itself: 2025-02-30 fails in date()
+        raise BaselineError(f"{path}: not a real date: {exc} (until: YYYY-MM-DD)") from None
 
 
 def _until(where: str, value: Any) -> date:
@@ -108,7 +110,8 @@ def _until(where: str, value: Any) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise BaselineError(f"{where}.until {value!r} is not a date (YYYY-MM-DD)")
+    shown = value.isoformat() if isinstance(value, date) else value  # a datetime: say so plainly
+    raise BaselineError(f"{where}.until {shown!r} is not a date (YYYY-MM-DD)")
 
 
 def _known_failures(path: Path, data: Any,
