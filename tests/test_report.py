@@ -73,9 +73,9 @@ def page(paths: dict[str, Path]) -> str:
     return paths["index.html"].read_text(encoding="utf-8")
 
 
-def test_the_report_folder_holds_results_json_and_index_html(written):
+def test_the_report_folder_holds_results_json_junit_and_index_html(written):
     result, paths = written
-    assert set(paths) == {"results.json", "index.html", "coverage.json"}
+    assert set(paths) == {"results.json", "index.html", "coverage.json", "junit.xml"}
     data = json.loads(paths["results.json"].read_text(encoding="utf-8"))
     assert data == result.to_json()
     assert schema_errors(data) == []

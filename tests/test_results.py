@@ -365,7 +365,7 @@ def test_a_missing_baseline_file_is_a_baseline_error(tmp_path):
 
 TOP_LEVEL_KEYS = {"suite_version", "spec_version", "target", "strict", "started_at", "duration_s",
                   "verdict", "aborted_reason", "requirements", "summary", "fuzz", "undone",
-                  "notes", "baseline_stale", "$schema", "fingerprint", "coverage"}
+                  "notes", "baseline_stale", "baseline", "$schema", "fingerprint", "coverage"}
 
 
 def full_collector() -> Collector:

@@ -117,6 +117,8 @@ class RunResult:
     undone: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     baseline_stale: list[str] = field(default_factory=list)
+    # With --baseline: {"excused", "stale", "expired"}, each a list of the file's entries
+    baseline: dict[str, Any] | None = None
     # {"caught", "total", "false_failures", "version"} from the suite's self-test, when run
     selftest: dict[str, Any] | None = None
     # What the result depends on besides the target: {"versions": {library: version}}
@@ -208,6 +210,7 @@ class RunResult:
             "undone": list(self.undone),
             "notes": list(self.notes),
             "baseline_stale": list(self.baseline_stale),
+            "baseline": copy.deepcopy(self.baseline),
             "fingerprint": copy.deepcopy(self.fingerprint),
         }
         if self.partial is not None:
@@ -246,6 +249,7 @@ class RunResult:
                               for f in fuzz["failures"]]),
             undone=list(data["undone"]), notes=list(data["notes"]),
             baseline_stale=list(data["baseline_stale"]),
+            baseline=copy.deepcopy(data.get("baseline")),
             selftest=copy.deepcopy(data.get("selftest")),
             fingerprint=copy.deepcopy(data.get("fingerprint", {})),
             report_files=dict(data.get("report_files", {})),

@@ -1,8 +1,8 @@
-"""Write a run's reports into its folder: results.json and the self-contained index.html.
+"""Write a run's reports into its folder: results.json, junit.xml, the self-contained index.html.
 
-Both come from the same ``RunResult.to_json()`` dict (already redacted); the page is one
-autoescaped Jinja2 template, so anything a target sends back is shown as text, never as markup.
-JUnit XML is written by pytest itself (``--junitxml``) into the same folder; the page links it.
+All come from the same ``RunResult.to_json()`` dict (already redacted); the page is one
+autoescaped Jinja2 template, so anything a target sends back is shown as text, never as markup;
+junit.xml is rendered by ``report.junit``, for aborted runs too.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
+from conformance.report import junit
 from conformance.report.results import STATUSES, RunResult, scrub
 
 RESULTS_FILE = "results.json"
@@ -41,12 +42,15 @@ VERDICT_TEXT = {"conformant": "Conformant", "non-conformant": "Non-conformant",
 
 def write_reports(result: RunResult, report_dir: Path, *,
                   pytest_html: str | None = None) -> dict[str, Path]:
-    """Write results.json and index.html into ``report_dir``; returns their paths by file name."""
+    """Write results.json, junit.xml and index.html into ``report_dir``; returns their paths
+    by file name."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     data = result.to_json()
-    paths = {RESULTS_FILE: report_dir / RESULTS_FILE, HTML_FILE: report_dir / HTML_FILE}
+    paths = {RESULTS_FILE: report_dir / RESULTS_FILE, HTML_FILE: report_dir / HTML_FILE,
+             JUNIT_FILE: report_dir / JUNIT_FILE}
     _write_atomic(paths[RESULTS_FILE], json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    _write_atomic(paths[JUNIT_FILE], junit.render(result))
     if result.coverage is not None and result.coverage.operations:
         paths[COVERAGE_FILE] = report_dir / COVERAGE_FILE
         _write_atomic(paths[COVERAGE_FILE], json.dumps(scrub(result.coverage.to_json()),

@@ -71,6 +71,10 @@ def _validate(options: RunOptions) -> None:
             baseline.Baseline.load(options.baseline)
         except baseline.BaselineError as exc:
             raise RunUsageError(str(exc)) from None
+    update = options.baseline_update
+    if update is not None and (update.is_dir() or not update.parent.is_dir()):
+        why = "is a directory" if update.is_dir() else f"no such directory {update.parent}"
+        raise RunUsageError(f"--baseline-update {update}: {why}")
 
 
 def _check_profile(profile: Path, base_url: str | None):
@@ -150,7 +154,6 @@ def _pytest_args(options: RunOptions, report_dir: Path) -> list[str]:
             "-p", "no:hypothesispytest", "-p", "no:xdist",
             "-o", "console_output_style=classic", "-W", "ignore::DeprecationWarning",
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2",
             f"--html={report_dir / 'pytest-report.html'}", "--self-contained-html",
             *run_options.pytest_args(options)]
 
@@ -181,7 +184,7 @@ def _run(options: RunOptions, report_dir: Path) -> int:
     import pytest
 
     from conformance.core import interrupt
-    from conformance.report import fingerprint, results, writer
+    from conformance.report import baseline, fingerprint, results, writer
     from conformance.suite import plugin
 
     with _target(options) as (base_url, profile):
@@ -212,7 +215,7 @@ def _run(options: RunOptions, report_dir: Path) -> int:
             print(f"points-conformance: aborted: {reason}; see the output above",
                   file=sys.stderr)
             return results.EXIT_CODES["aborted"]
-    writer.seal(result, report_dir)  # pytest has closed junit.xml and the HTML by now
+    writer.seal(result, report_dir)  # pytest has closed its HTML report by now
     if result.verdict == "aborted":
         print(f"points-conformance: aborted: {result.aborted_reason}", file=sys.stderr)
     if options.report_dir is None:
@@ -228,6 +231,8 @@ def _run(options: RunOptions, report_dir: Path) -> int:
         print(f"partial: {partial['selected']} of {partial['total']} MUST requirements "
               f"selected; a partial run is never a certification run")
     for line in _why_not_conformant(result) or _why_incomplete(result):
+        print(line)
+    for line in baseline.lines(result.baseline):  # stale and expired entries, the update
         print(line)
     print(f"report: {report_dir / 'index.html'}")
     return result.exit_code

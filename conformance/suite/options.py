@@ -52,6 +52,9 @@ class RunOptions:
         "allow state-changing calls to a target outside loopback", type=bool))
     baseline: Path | None = field(default=None, metadata=_option(
         "known failures: reported, but they do not fail the run", metavar="FILE", type=Path))
+    baseline_update: Path | None = field(default=None, metadata=_option(
+        "write the run's MUST failures to FILE as a baseline (keeps the reason and until of "
+        "entries --baseline already lists)", metavar="FILE", type=Path))
     max_wait: float = field(default=30.0, metadata=_option(
         "longest a scenario may wait for a code to expire, in seconds (default 30)",
         metavar="S", type=float))
@@ -114,7 +117,7 @@ def from_pytest(config: Any) -> RunOptions:
 def _build(value) -> RunOptions:
     given = {f.name: value(f.name) for f in dataclasses.fields(RunOptions)}
     given["only"] = tuple(given["only"] or ())
-    for name in ("profile", "report_dir", "baseline"):
+    for name in ("profile", "report_dir", "baseline", "baseline_update"):
         if given[name] is not None:
             given[name] = Path(given[name])
     return RunOptions(**given)

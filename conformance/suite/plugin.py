@@ -359,10 +359,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         fingerprint=fingerprint.of_run(seed=state.options["seed"], options=_fingerprint_options(
             state.options, session.config), profile=state.profile.redacted_dict()),
     )
+    update = session.config.getoption("pc_baseline_update")
+    if update:
+        _update_baseline(result, Path(update), baseline, state.started_at)
     writer.write_reports(result, Path(report_dir), pytest_html="pytest-report.html")
     handover = _handover(session.config)
     if handover is not None:
         handover.result = result
+
+
+def _update_baseline(result: results.RunResult, path: Path, previous: Baseline | None,
+                     started_at: datetime) -> None:
+    """--baseline-update: the run's MUST failures written as a baseline file; what happened
+    goes into results.json's ``baseline.written`` (the terminal and the report show it)."""
+    from conformance.report import baseline as baseline_file
+
+    judged = result.baseline or {"excused": [], "stale": [], "expired": []}
+    if result.verdict == "aborted":
+        judged["written"] = {"file": str(path), "entries": None,
+                             "why_not": "the run was aborted: its failures are not all known"}
+    else:
+        entries = baseline_file.updated(result.requirements, previous,
+                                        started_at.astimezone(UTC).date())
+        try:
+            baseline_file.write(path, entries)
+        except OSError as exc:
+            judged["written"] = {"file": str(path), "entries": None,
+                                 "why_not": exc.strerror or str(exc)}
+        else:
+            judged["written"] = {"file": str(path), "entries": len(entries)}
+    result.baseline = judged
 
 
 def _fingerprint_options(options: dict, config: pytest.Config) -> dict:
@@ -372,6 +398,8 @@ def _fingerprint_options(options: dict, config: pytest.Config) -> dict:
     shown["base_url"] = config.getoption("pc_base_url")
     baseline = config.getoption("pc_baseline")
     shown["baseline"] = str(baseline) if baseline else None
+    update = config.getoption("pc_baseline_update")
+    shown["baseline_update"] = str(update) if update else None
     return shown
 
 
