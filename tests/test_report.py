@@ -158,7 +158,7 @@ def test_a_failure_shows_its_evidence_and_a_curl_line_to_reproduce(written):
 def test_fuzz_coverage_and_fuzz_failures_are_listed(written):
     _, paths = written
     text = html.unescape(page(paths))
-    coverage = text[text.index('id="coverage"'):text.index('id="failures"')]
+    coverage = text[text.index('id="coverage"'):text.index('id="fuzz-failures"')]
     assert "2 operations fuzzed, 42 test cases, 1 distinct failure" in coverage
     assert re.search(r"POST /v1.1/points/redeem</code></td><td class=\"num\">30</td>"
                      r"<td class=\"num\">1</td>", coverage)
@@ -178,7 +178,9 @@ def test_response_bodies_are_escaped_never_markup(written):
 def test_long_bodies_are_collapsed_and_short_ones_shown(tmp_path):
     collector = Collector()
     long_body = json.dumps({"history": [{"transferId": f"t{n}", "points": n} for n in range(80)]})
-    collector.record("TRF-07", "failed", evidence=[failing_exchange(response_body=long_body)])
+    # The last call is the one shown open as the likely culprit; the others are collapsed.
+    collector.record("TRF-07", "failed", evidence=[failing_exchange(response_body=long_body),
+                                                   failing_exchange()])
     text = page(writer.write_reports(build(collector), tmp_path))
     assert re.search(r"<details><summary>response body \(\d+ characters\)</summary>", text)
     assert '<div class="muted">request body</div><pre>' in text
