@@ -452,3 +452,14 @@ def test_a_real_run_opens_the_answer_that_broke_the_rule(cli, tmp_path):
     assert "/v1.1/points/isredeemable?" in decisive and "points=51" in decisive
     assert '"code":800' in decisive.replace(" ", "")
     assert '-u "$POINTS_API_USER:$POINTS_API_PASSWORD"' in decisive
+
+
+def test_the_matrix_starts_with_what_went_wrong_not_the_test_s_name(tmp_path):
+    collector = Collector()
+    collector.record("REV-05", "failed", reason="expected: code 904\nreceived: HTTP 200, codes []",
+                     source="test_reversal.py::test_only_the_owner_can_reverse")
+    text = html.unescape(page(writer.write_reports(build(collector), tmp_path)))
+    row = text[text.index('id="req-REV-05"'):]
+    cell = re.search(r'<div class="clamp">(.*?)</div>', row, re.S).group(1)
+    assert cell == "expected: code 904\nreceived: HTTP 200, codes []"
+    assert "test_reversal.py::test_only_the_owner_can_reverse" in section(text, "REV-05")
