@@ -129,6 +129,12 @@ class Judge:
         return found
 
 
+def _decisive(exchange) -> dict:
+    """The exchange as evidence, marked as the answer that broke the rule."""
+    data = exchange.to_dict() if hasattr(exchange, "to_dict") else dict(exchange)
+    return {**data, "decisive": True}
+
+
 class AnswerLog:
     """Feeds the judged answers of the scenarios to the run's results (CON-01, CON-02).
 
@@ -162,7 +168,8 @@ class AnswerLog:
                 self._seen.add(key)
             self.collector.record(problem.req_id, "failed",
                                   reason=f"a scenario's answer: {label}: {problem.message}",
-                                  evidence=[exchange], source="answers to the scenarios")
+                                  evidence=[_decisive(exchange)],
+                                  source="answers to the scenarios")
         media = media_type(response.headers)
         judged = {"CON-01": media.endswith("json"),
                   "CON-02": operation_id in XML_OPERATIONS and media.endswith("xml")}

@@ -75,6 +75,26 @@ def _unverified(rows: Iterable[RequirementResult]) -> list[RequirementResult]:
     return [r for r in rows if r.level == "MUST" and r.status in ("skipped", "error")]
 
 
+def _area(req_id: str) -> str:
+    try:
+        return catalog.requirement(req_id).area
+    except KeyError:
+        return ""
+
+
+def by_consequence(rows: Iterable[RequirementResult]) -> list[RequirementResult]:
+    """Failed and errored rows in the order a reader should meet them.
+
+    MUST before SHOULD, blocking before known (baseline) failures, failed before error, and
+    the contract first: when the answers are not the API's shape at all, that is the root
+    cause, and the scenarios' failures follow from it. The catalog's order breaks ties.
+    """
+    order = {row.id: n for n, row in enumerate(catalog.requirements())}
+    failing = [row for row in rows if row.status in ("failed", "error")]
+    return sorted(failing, key=lambda r: (r.level != "MUST", r.known, r.status != "failed",
+                                          _area(r.id) != "contract", order.get(r.id, 1 << 30)))
+
+
 # --- the run's result -------------------------------------------------------------------------
 
 @dataclass
@@ -289,7 +309,8 @@ def scrub(value: Any) -> Any:
 def curl_of(exchange: Mapping[str, Any]) -> str:
     return Exchange(method=str(exchange["method"]), url=str(exchange.get("url") or ""),
                     request_headers=dict(exchange.get("request_headers") or {}),
-                    request_body=exchange.get("request_body")).curl()
+                    request_body=exchange.get("request_body"),
+                    auth=exchange.get("auth")).curl()
 
 
 # --- schema -----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pytest
@@ -29,19 +29,31 @@ class Answer:
     status: int
     body: Any
     codes: list[int]
+    # The exchange in the test's evidence that carried this answer (see ``answer_of``)
+    evidence: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def code(self) -> int | None:
         return self.codes[0] if self.codes else None
 
 
-def v2_answer(response: Any) -> Answer:
+def answer_of(pc: RunState | None, response: Any, body: Any, codes: list[int]) -> Answer:
+    """An Answer tied to the exchange that carried it, so a failed check can mark it decisive."""
+    exchange_id = getattr(response, "exchange_id", None)
+    item = None
+    if pc is not None and exchange_id is not None:
+        item = next((entry for entry in reversed(pc.evidence)
+                     if entry.get("id") == exchange_id), None)
+    return Answer(response.status_code, body, codes, item)
+
+
+def v2_answer(response: Any, pc: RunState | None = None) -> Answer:
     """A v2 (JSON) response as an Answer: its codes are those in errors[]/warnings[]."""
     try:
         body = response.json()
     except ValueError:
         body = None
-    return Answer(response.status_code, body, bodies.v2_codes(body))
+    return answer_of(pc, response, body, bodies.v2_codes(body))
 
 
 def rows(answer: Answer) -> list[dict]:
@@ -62,10 +74,23 @@ def note(pc: RunState, text: str) -> None:
     pc.evidence.append({"kind": "note", "text": text})
 
 
-def expect(condition: bool, expected: str, received: str, **balances: int | None) -> None:
-    """Fail with what was expected, what came back and the balances, when ``condition`` is false."""
+def mark_decisive(*answers: Answer | None) -> None:
+    """Mark the exchanges of ``answers`` as the ones that decided a failure (the report opens
+    them and collapses the rest)."""
+    for item in answers:
+        if item is not None and item.evidence is not None:
+            item.evidence["decisive"] = True
+
+
+def expect(condition: bool, expected: str, received: str, *,
+           answer: Answer | None = None, **balances: int | None) -> None:
+    """Fail with what was expected, what came back and the balances, when ``condition`` is false.
+
+    ``answer`` is the answer the condition judged: its exchange is marked decisive.
+    """
     if condition:
         return
+    mark_decisive(answer)
     lines = [f"expected: {expected}", f"received: {received}"]
     lines += [f"{name.replace('_', ' ')}: {value}" for name, value in balances.items()]
     raise AssertionError("\n".join(lines))
@@ -92,7 +117,8 @@ def expect_refused(what: str, answer: Answer, accepted: Collection[int], *,
     if http_4xx:
         wanted += " or an HTTP 4xx other than 401"
     expect(refused_with_code(answer, accepted, http_4xx=http_4xx),
-           f"{what} refused with {wanted}", f"{what}: {received(answer)}", **balances)
+           f"{what} refused with {wanted}", f"{what}: {received(answer)}", answer=answer,
+           **balances)
 
 
 def catalog_codes(req_id: str) -> tuple[int, ...]:

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from conformance.checks import judge
-from conformance.suite.steps.common import Answer, expect, expect_refused, identifier, note
+from conformance.suite.steps.common import (
+    Answer,
+    answer_of,
+    expect,
+    expect_refused,
+    identifier,
+    note,
+)
 from conformance.target import bodies, spending
 
 if TYPE_CHECKING:
@@ -50,7 +57,7 @@ def is_redeemable(pc: RunState, role: str, points: int, **extra: Any) -> Answer:
     response = pc.client.request("GET", "/v1.1/points/isredeemable", params=params,
                                  note=f"isredeemable {points} for {role}")
     body = _json(response)
-    return Answer(response.status_code, body, _codes_v11(body))
+    return answer_of(pc, response, body, _codes_v11(body))
 
 
 def validation_code(pc: RunState, role: str, points: int, *, fmt: str = "json") -> Answer:
@@ -60,7 +67,7 @@ def validation_code(pc: RunState, role: str, points: int, *, fmt: str = "json") 
         params={ident.key: ident.value, "points": points, "format": fmt},
         note=f"issue a validation code to {role}")
     body = _json(response)
-    return Answer(response.status_code, body, _codes_v11(body))
+    return answer_of(pc, response, body, _codes_v11(body))
 
 
 def redeem(pc: RunState, role: str, points: int, code: str | None, *, book: bool = True,
@@ -84,12 +91,12 @@ def redeem(pc: RunState, role: str, points: int, code: str | None, *, book: bool
                                  json={"root": {"redeem": [entry]}},
                                  note=f"redeem {points} for {role}")
     body = _json(response)
-    answer = Answer(response.status_code, body, _codes_v11(body))
+    result = answer_of(pc, response, body, _codes_v11(body))
     block = bodies.redeemed_block(body) or {}
-    if answer.code == 800 and block.get("redemption_id") not in (None, ""):
+    if result.code == 800 and block.get("redemption_id") not in (None, ""):
         redemption = block["redemption_id"]  # XML carries it as text: the number it names
         pc.undo.redeemed(bodies.as_int(redemption) or redemption, ident, points)
-    return answer
+    return result
 
 
 def redemption_id(answer: Answer) -> Any:
@@ -107,12 +114,12 @@ def reverse(pc: RunState, role: str, redemption: Any, points: int | None) -> Ans
                                  note=f"reverse {points if points is not None else 'all'} of "
                                       f"redemption {redemption}")
     body = _json(response)
-    answer = Answer(response.status_code, body, bodies.v2_codes(body))
+    result = answer_of(pc, response, body, bodies.v2_codes(body))
     if isinstance(body, dict) and body.get("reversalId") not in (None, "") and \
             not bodies.v2_refused(body):
         reversed_points = bodies.as_int(body.get("pointsReversed"))
         pc.undo.reversed(redemption, reversed_points if reversed_points is not None else points)
-    return answer
+    return result
 
 
 def reverse_wrongful_redemption(pc: RunState, role: str, answer: Answer) -> None:
