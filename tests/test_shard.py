@@ -183,3 +183,14 @@ def test_a_shard_without_a_seed_is_a_usage_error(tmp_path):
     result = run_cli("run", "--shard", "1/4", "--report-dir", str(tmp_path / "r"))
     assert result.returncode == 2 and "--seed" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_a_shard_of_a_narrowed_run_names_the_option_that_left_each_id_out(tmp_path):
+    with server.run_in_thread() as reference:
+        result = _run(reference.base_url, tmp_path, "--suite", "fuzz", "--only", "CON-01",
+                      "CON-08", "--shard", "2/4")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    rows = {r["id"]: r for r in _data(tmp_path)["requirements"]}
+    assert rows["CON-01"]["status"] == "passed"
+    assert rows["CON-08"]["reason"] == "not selected (--shard 2/4): judged in shard 4/4"
+    assert rows["REV-02"]["reason"] == "not selected (--only)"

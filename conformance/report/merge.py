@@ -69,8 +69,11 @@ def load(report_dir: Path) -> Shard:
     shard = result.fingerprint.get("options", {}).get("shard")
     if not shard:
         raise MergeError(f"{report_dir}: not a shard (the run was not given --shard)")
-    index, count = shard
-    return Shard(int(index), int(count), Path(report_dir), result)
+    try:
+        index, count = (int(n) for n in shard)
+    except (TypeError, ValueError):
+        raise MergeError(f"{path}: fingerprint.options.shard is {shard!r}, not [I, N]") from None
+    return Shard(index, count, Path(report_dir), result)
 
 
 def _identity(result: RunResult) -> dict[str, Any]:

@@ -238,8 +238,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Ids no selected test carries are not-selected, with the option that left them out.
     carried = {req_id for item in keep for req_id in _ids(item)[0]}
     state.not_selected = {
-        r.id: shard.reason(index, count, elsewhere[r.id]) if r.id in elsewhere
-        else "not selected (--only)" if only and r.id not in only
+        r.id: "not selected (--only)" if only and r.id not in only
+        else shard.reason(index, count, elsewhere[r.id]) if r.id in elsewhere
         else f"not selected (--suite {suite})"
         for r in catalog.requirements() if r.id not in carried}
     # Scenarios first: the contract phase runs behind them in the background (contract_phase).
