@@ -90,6 +90,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="the certifier's Ed25519 public key: check the signature with it")
     verify.set_defaults(handler=_verify)
 
+    merge = commands.add_parser(
+        "merge", help="join the report folders of one run's shards (--shard I/N) into one "
+                      "verdict and one set of reports")
+    merge.add_argument("shard_dirs", type=Path, nargs="+", metavar="REPORT_DIR",
+                       help="the report folder of every shard of the run, each once")
+    merge.add_argument("--report-dir", type=Path, required=True, metavar="DIR",
+                       help="where to write the merged reports")
+    merge.set_defaults(handler=_merge)
+
     keygen = commands.add_parser("keygen", help="make an Ed25519 key pair for signing packages")
     keygen.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="folder for private.pem (owner-only) and public.pem")
@@ -269,6 +278,40 @@ def _codes() -> int:
         for rule in rules:
             print(f"- {rule['rule']}: {' '.join(str(rule['reason']).split())}")
     return EXIT_OK if not catalog.code_problems() else EXIT_FAIL
+
+
+# --- merge ------------------------------------------------------------------------------------
+
+def _merge(args: argparse.Namespace) -> int:
+    from conformance.report import merge
+
+    out = args.report_dir
+    if any(out.resolve() == d.resolve() for d in args.shard_dirs):
+        raise UsageError(f"--report-dir {out}: is one of the shards' folders; give another")
+    try:
+        shards = [merge.load(d) for d in args.shard_dirs]
+        merge.check(shards)
+    except merge.MergeError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--report-dir {out}: {exc.strerror}") from None
+    result = merge.write(shards, out)
+    counts = {level: result.summary[level] for level in ("MUST", "SHOULD")}
+    print(f"merged {len(shards)} shards of seed {result.fingerprint.get('seed')}")
+    print(f"verdict: {result.verdict}  (" + "; ".join(
+        f"{level}: {c['passed']} passed, {c['failed']} failed, {c['error']} errors, "
+        f"{c['skipped']} skipped" for level, c in counts.items()) + ")")
+    if result.aborted_reason:
+        print(f"aborted: {result.aborted_reason}")
+    for row in result.blocking:
+        print(f"failed: {row.id} {row.title}")
+    if result.verdict == "incomplete":
+        for row in result.unverified:
+            print(f"unverified: {row.id} {row.status}: {' '.join(row.reason.split())[:140]}")
+    print(f"report: {out / 'index.html'}")
+    return result.exit_code
 
 
 # --- selftest -----------------------------------------------------------------------------------

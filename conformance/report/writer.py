@@ -71,6 +71,11 @@ def seal(result: RunResult, report_dir: Path) -> None:
                   json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write one more report file beside the others: atomically, world-readable."""
+    _write_atomic(Path(path), text)
+
+
 def render_html(result: RunResult, *, pytest_html: str | None = None,
                 junit: str = JUNIT_FILE) -> str:
     """The report page of a run (built by the collector, or loaded from its results.json)."""

@@ -57,6 +57,14 @@ def _validate(options: RunOptions) -> None:
         raise RunUsageError(f"--workers {options.workers}: must be at least 1")
     if options.max_wait < 0:
         raise RunUsageError(f"--max-wait {options.max_wait}: must not be negative")
+    if options.shard is not None:
+        try:
+            run_options.parse_shard(options.shard)
+        except ValueError as exc:
+            raise RunUsageError(str(exc)) from None
+        if options.seed is None:
+            raise RunUsageError(f"--shard {options.shard} needs --seed: the shards of one run "
+                                "must generate the same data to be merged")
     known = {r.id for r in catalog.requirements()}
     unknown = [i for i in options.only if i not in known]
     if unknown:

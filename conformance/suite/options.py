@@ -61,13 +61,28 @@ class RunOptions:
     min_coverage: float | None = field(default=None, metadata=_option(
         "a run whose total coverage (coverage.json) is below PCT percent is non-conformant",
         metavar="PCT", type=float))
+    shard: str | None = field(default=None, metadata=_option(
+        "run share I of N of the suite (1/4 ... 4/4, one CI job each, same --seed), then "
+        "`points-conformance merge` the N report folders into one verdict", metavar="I/N"))
 
     def as_state(self) -> dict[str, Any]:
         """The options as the suite's tests read them (``pc.options[...]``)."""
         return {"strict": self.strict, "allow_mutations": self.allow_mutations,
                 "max_examples": self.max_examples, "seed": self.seed, "workers": self.workers,
                 "max_wait": self.max_wait, "suite": self.suite, "only": set(self.only),
-                "min_coverage": self.min_coverage}
+                "min_coverage": self.min_coverage,
+                "shard": list(parse_shard(self.shard)) if self.shard else None}
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> ``(2, 4)``; ValueError with a one-line reason for anything else."""
+    index, slash, count = str(text).partition("/")
+    if not slash or not index.strip().isdigit() or not count.strip().isdigit():
+        raise ValueError(f"--shard {text}: expected I/N, as in 2/4")
+    i, n = int(index), int(count)
+    if n < 1 or not 1 <= i <= n:
+        raise ValueError(f"--shard {text}: I must be from 1 to N, and N at least 1")
+    return i, n
 
 
 def _flag(name: str) -> str:

@@ -112,6 +112,11 @@ def pytest_configure(config: pytest.Config) -> None:
     given = options.from_pytest(config)
     if given.profile is None:
         return
+    if given.shard is not None:
+        try:
+            options.parse_shard(given.shard)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
     from conformance.checks import judge
     from conformance.core import astguard
     from conformance.target import client as client_mod
@@ -213,12 +218,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif suite == "scenarios":
             selected = selected and kind == "scenarios"
         (keep if selected else drop).append(item)
+    elsewhere: dict[str, set[int]] = {}  # id -> the other shards whose tests carry it
+    if state.options["shard"]:
+        from conformance.suite import shard
+
+        index, count = state.options["shard"]
+        mine = []
+        for item in keep:
+            owner = shard.owner(item, count)
+            if owner == index:
+                mine.append(item)
+                continue
+            drop.append(item)
+            for req_id in _ids(item)[0]:
+                elsewhere.setdefault(req_id, set()).add(owner)
+        keep = mine
     if drop:
         config.hook.pytest_deselected(items=drop)
     # Ids no selected test carries are not-selected, with the option that left them out.
     carried = {req_id for item in keep for req_id in _ids(item)[0]}
     state.not_selected = {
         r.id: "not selected (--only)" if only and r.id not in only
+        else shard.reason(index, count, elsewhere[r.id]) if r.id in elsewhere
         else f"not selected (--suite {suite})"
         for r in catalog.requirements() if r.id not in carried}
     # Scenarios first: the contract phase runs behind them in the background (contract_phase).
