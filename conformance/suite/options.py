@@ -58,6 +58,9 @@ class RunOptions:
     min_coverage: float | None = field(default=None, metadata=_option(
         "a run whose total coverage (coverage.json) is below PCT percent is non-conformant",
         metavar="PCT", type=float))
+    verbose: bool = field(default=False, metadata=_option(
+        "also show pytest's own output: tracebacks, its FAILED lines and totals, warnings",
+        type=bool))
 
     def as_state(self) -> dict[str, Any]:
         """The options as the suite's tests read them (``pc.options[...]``)."""
