@@ -379,5 +379,5 @@ def _why_not_conformant(result: RunResult) -> list[str]:
     rows = sorted(result.blocking, key=lambda r: (r.status != "failed", r.id not in contract))
     first = rows[0]
     more = f" (and {len(rows) - 1} more MUST requirements)" if len(rows) > 1 else ""
-    return [f"why: {first.id} {first.status}: {_one_line(first.reason)}{more}", *shortfall]
+    return [f"why: {first.id} {first.status}: {_terse(first.reason, 160)}{more}", *shortfall]
 
