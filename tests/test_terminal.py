@@ -10,11 +10,14 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
+import warnings
 
 import pytest
 
 from conformance import server
 from conformance.paths import fixtures_dir
+from conformance.run import runner
 from conformance.suite.progress import QUIET_S, Progress
 from tests.conftest import REPO
 
@@ -210,3 +213,62 @@ def test_on_a_terminal_progress_is_one_line_redrawn_in_place():
 def test_progress_written_to_a_file_is_plain(tmp_path):
     with open(tmp_path / "ci.log", "w") as log:
         assert Progress(log).tty is False
+
+
+def test_library_warnings_from_any_thread_are_dropped_unless_verbose():
+    def warn_in_a_thread(text: str) -> None:
+        thread = threading.Thread(target=warnings.warn, args=(text, UserWarning))
+        thread.start()
+        thread.join()
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with runner._warnings_kept_off(verbose=False):
+            warn_in_a_thread("dropped")
+        with runner._warnings_kept_off(verbose=True):
+            warn_in_a_thread("shown")
+    assert [str(w.message) for w in seen] == ["shown"]
+
+
+def _result(rows, aborted_reason=None):
+    from conformance.report.results import RequirementResult, RunResult
+
+    return RunResult(suite_version="0", spec_version="1", target="http://127.0.0.1:1",
+                     strict=False, started_at="2026-01-01T00:00:00Z", duration_s=1.0,
+                     aborted_reason=aborted_reason,
+                     requirements=[RequirementResult(*row[:4], reason=row[4],
+                                                     known=row[5] if len(row) > 5 else False)
+                                   for row in rows])
+
+
+def test_summary_names_failures_and_unverified_musts_in_one_line_each(tmp_path):
+    long = "expected: 807\nreceived: " + "800 " * 100
+    result = _result([
+        ("RDM-03", "MUST", "failed", "t", f"test_redemption.py::test_multiple[xml]: {long}"),
+        ("RDM-04", "MUST", "failed", "t", "a known one", True),  # the baseline excuses it
+        ("TRF-11", "SHOULD", "failed", "t", "isTransferrable 51 answered 800"),
+        ("OTP-05", "MUST", "skipped", "t", "the profile configures no OTP source (otp)"),
+        ("OTP-06", "MUST", "error", "t", "test_otp.py::test_x: HookError: exit 1"),
+        ("OTP-07", "SHOULD", "skipped", "t", "no hook"),
+        ("RDM-01", "MUST", "passed", "t", ""),
+    ])
+    lines = runner.summary_lines(result, tmp_path)
+    assert lines[:4] == [
+        "FAIL RDM-03 MUST " + runner._one_line(long, 140),
+        "FAIL TRF-11 SHOULD isTransferrable 51 answered 800",
+        "UNVERIFIED OTP-05 MUST skipped: the profile configures no OTP source (otp)",
+        "UNVERIFIED OTP-06 MUST error: HookError: exit 1",
+    ]
+    assert len(lines[0]) < 170 and lines[0].endswith("...")
+    assert lines[4].startswith("verdict: non-conformant  (MUST: 1 passed, 2 failed, 1 errors")
+    assert lines[5] == "why: RDM-03 failed: " + runner._one_line(long, 160)
+    assert lines[-1] == f"report: {tmp_path / 'index.html'}"
+
+
+def test_an_aborted_run_lists_its_failures_but_not_what_it_never_reached(tmp_path):
+    result = _result([("RDM-03", "MUST", "failed", "t", "800; 807 expected"),
+                      ("OTP-05", "MUST", "skipped", "t", "not run: interrupted")],
+                     aborted_reason="interrupted")
+    lines = runner.summary_lines(result, tmp_path)
+    assert lines[0] == "FAIL RDM-03 MUST 800; 807 expected"
+    assert not any(line.startswith("UNVERIFIED") for line in lines)
