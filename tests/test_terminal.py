@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import socket
 import stat
@@ -272,3 +273,15 @@ def test_an_aborted_run_lists_its_failures_but_not_what_it_never_reached(tmp_pat
     lines = runner.summary_lines(result, tmp_path)
     assert lines[0] == "FAIL RDM-03 MUST 800; 807 expected"
     assert not any(line.startswith("UNVERIFIED") for line in lines)
+
+
+def test_a_session_pytest_cannot_start_shows_pytest_s_own_words(tmp_path):
+    env = {**os.environ, "PYTEST_ADDOPTS": "--no-such-pytest-flag"}
+    done = subprocess.run([sys.executable, "-m", "conformance", "run", "--suite", "scenarios",
+                           "--only", "RDM-01", "--report-dir", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "unrecognized arguments: --no-such-pytest-flag" in done.stderr
+    assert done.stderr.rstrip().splitlines()[-1] == (
+        "points-conformance: aborted: the run could not finish (pytest exit 4); see pytest's "
+        "output above")
