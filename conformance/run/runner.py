@@ -237,7 +237,8 @@ def _run(options: RunOptions, report_dir: Path) -> int:
             reason = f"the run could not finish (pytest exit {int(exit_status)})"
             _write_aborted(loaded, report_dir, reason, options.strict)
             tail = kept.getvalue().rstrip().splitlines()[-PYTEST_TAIL_LINES:]
-            print("\n".join(tail), file=sys.stderr)
+            if tail:  # without --verbose pytest's words were kept aside: they say what broke
+                print("\n".join(tail), file=sys.stderr)
             print(f"points-conformance: aborted: {reason}; see pytest's output above",
                   file=sys.stderr)
             return results.EXIT_CODES["aborted"]
