@@ -236,7 +236,8 @@ def test_the_budget_skips_what_would_exceed_it_with_the_reason(cli, tmp_path):
     assert "budget" in rdm02["reason"]
     # A MUST the budget kept from being verified: incomplete, never conformant.
     assert (data["verdict"], result.returncode) == ("incomplete", 4)
-    assert "RDM-02 skipped: " in result.stdout and "budget.max_points" in result.stdout
+    assert re.search(r"^UNVERIFIED RDM-02 MUST skipped: .*budget\.max_points", result.stdout,
+                     re.M), result.stdout
 
 
 def test_a_conftest_or_pytest_ini_where_the_user_stands_does_not_change_the_run(cli, tmp_path):
@@ -442,7 +443,9 @@ def test_a_profile_without_hooks_is_incomplete_and_names_what_it_lacks(cli, tmp_
     assert '<div class="banner incomplete"' in page
     assert "<code>OTP-01</code> skipped: the profile configures no OTP source (otp)" in page
     assert "<code>RDM-02</code> skipped: the profile has no balance hook (balance.url)" in page
-    assert "RDM-02 skipped: the profile has no balance hook (balance.url)" in result.stdout
+    assert re.search(r"^UNVERIFIED RDM-02 MUST skipped: the profile has no balance hook "
+                     r"\(balance\.url\)", result.stdout, re.M), result.stdout
+    assert re.search(r"^why: \d+ MUST requirements could not be verified", result.stdout, re.M)
 
 
 def test_the_seed_printed_by_a_run_generates_the_same_fuzz_failures_again(cli, tmp_path):

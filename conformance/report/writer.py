@@ -30,6 +30,10 @@ RESULTS_FILE = "results.json"
 COVERAGE_FILE = "coverage.json"
 HTML_FILE = "index.html"
 JUNIT_FILE = "junit.xml"
+PYTEST_HTML_FILE = "pytest-report.html"
+REPORT_MODE = 0o644  # world-readable: CI artifact servers and colleagues read reports
+REPORT_NAMES = (RESULTS_FILE, HTML_FILE, COVERAGE_FILE, JUNIT_FILE, PYTEST_HTML_FILE,
+                "exchanges.ndjson")
 LATEST = "latest"
 TEMPLATE = "report.html.j2"
 SCRIPT = "report.js"
@@ -69,6 +73,16 @@ def seal(result: RunResult, report_dir: Path) -> None:
     result.report_files = report_digests(Path(report_dir))
     _write_atomic(Path(report_dir) / RESULTS_FILE,
                   json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+    make_readable(Path(report_dir))
+
+
+def make_readable(report_dir: Path) -> None:
+    """Every report file the run wrote 0644, pytest's (junit.xml, its page) included, which it
+    creates under the umask; other files in the folder are left as they are."""
+    for name in REPORT_NAMES:
+        path = report_dir / name
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, REPORT_MODE)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -282,10 +296,8 @@ def _write_atomic(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
         # mkstemp makes the file owner-only; a report is read by artifact servers and
-        # colleagues, as the files pytest writes beside it are (0644 under the usual umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        # colleagues, whatever the umask of the shell that ran it.
+        os.chmod(tmp, REPORT_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

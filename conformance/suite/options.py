@@ -64,6 +64,9 @@ class RunOptions:
     shard: str | None = field(default=None, metadata=_option(
         "run share I of N of the suite (1/4 ... 4/4, one CI job each, same --seed), then "
         "`points-conformance merge` the N report folders into one verdict", metavar="I/N"))
+    verbose: bool = field(default=False, metadata=_option(
+        "also show pytest's own output: tracebacks, its FAILED lines and totals, warnings",
+        type=bool))
 
     def as_state(self) -> dict[str, Any]:
         """The options as the suite's tests read them (``pc.options[...]``)."""

@@ -27,6 +27,7 @@ from conformance.suite import options
 from conformance.target.redaction import REDACTOR
 
 if TYPE_CHECKING:
+    from conformance.suite.progress import Progress
     from conformance.target.profile import Profile
 
 
@@ -45,6 +46,7 @@ class RunState:
     options: dict
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     progress_writer: object = None
+    display: object = None  # progress.Progress when the runner keeps pytest's output aside
     prefetch: object = None  # the contract phase running in the background, if any
     # id -> why no selected test carries it (--only, --suite), set at collection
     not_selected: dict[str, str] = field(default_factory=dict)
@@ -72,7 +74,11 @@ class RunState:
     def reset_evidence(self) -> None:
         self._local.evidence = []
 
-    def progress(self, message: str) -> None:
+    def progress(self, message: str, *, always: bool = False) -> None:
+        """News of the run for the terminal; ``always`` keeps it even in a quiet log."""
+        if self.display is not None:
+            self.display.note(REDACTOR.text(message) or "", always=always)
+            return
         writer = self.progress_writer
         if writer is None:
             return
@@ -305,6 +311,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     state = _state(item.config)
+    if state is not None and state.display is not None:
+        state.display.report(item.nodeid, report.when, report.outcome)
     if state is not None and report.when == "teardown":
         state.drain()  # the background contract phase's progress, between tests
     ids, explicit = _ids(item)
@@ -340,7 +348,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = _state(session.config)
     if state is not None:
         state.progress_writer = session.config.pluginmanager.get_plugin("terminalreporter")
-        state.progress(f"target {state.profile.base_url}")
+        handover = _handover(session.config)
+        state.display = handover.progress if handover is not None else None
+        state.progress(f"target {state.profile.base_url}", always=True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = _state(session.config)
+    if state is not None and state.display is not None:
+        state.display.start(len(session.items))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -348,7 +364,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None:
         return
     if state.undo.outstanding:
-        state.progress("undoing the run's redemptions")
+        state.progress("undoing the run's redemptions", always=True)
     for line in state.undo.undo_all(state.client):
         state.collector.undone(line)
     state.answers.close()
@@ -443,6 +459,7 @@ class Handover:
 
     profile: Profile | None = None
     result: results.RunResult | None = None
+    progress: Progress | None = None  # where progress goes while pytest's output is kept aside
 
 
 def _handover(config: pytest.Config) -> Handover | None:
