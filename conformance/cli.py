@@ -18,17 +18,19 @@ from conformance.suite import options
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 
 
-# The verdicts and their exit codes (report.results.EXIT_CODES, plus 2), for `run --help`.
-RUN_EXIT_CODES = """\
-exit codes:
-  0  conformant      every selected MUST passed (SHOULD findings do not change it)
-  1  non-conformant  a selected MUST failed (and the baseline does not list it)
-  2  -               usage or configuration error, found before the first test: one line
-                     naming the flag or profile key, no report left behind
-  3  aborted         the target stopped answering usably, or SIGINT/SIGTERM
-  4  incomplete      no selected MUST failed, but at least one could not be verified
-                     (skipped or error: no hook, budget spent, mutations not allowed)
-"""
+def _run_exit_codes() -> str:
+    """`run --help`'s epilog: the exit codes as docs/cli.md lists them (one table for both)."""
+    from conformance.specs.docgen import EXIT_CODES
+
+    lines = ["exit codes:"]
+    for code, verdict, when in EXIT_CODES:
+        when = when.replace("`", "")
+        label = f"  {code}  {verdict.replace('—', '-'):<16}"
+        lines += textwrap.wrap(when, 79, initial_indent=label, subsequent_indent=" " * len(label),
+                               break_on_hyphens=False)
+    return "\n".join(lines) + "\n"
+
+
 REPLAY_EXIT_CODES = """\
 exit codes:
   0  every replayed call is fixed
@@ -53,17 +55,17 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run", help="run the suite against a target (default: the embedded reference server)",
-        epilog=RUN_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=_run_exit_codes(), formatter_class=argparse.RawDescriptionHelpFormatter)
     options.add_to_argparse(run)
     run.set_defaults(handler=_run)
 
     serve = commands.add_parser("serve", help="run the embedded reference server")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080,
-                       help="port to listen on; 0 picks a free one (default 8080)")
-    serve.add_argument("--db", type=Path, help="SQLite file (default: a temporary file)")
-    serve.add_argument("--seed-data", type=Path, help="seed data YAML for an empty database")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (0: a free one)")
+    serve.add_argument("--db", type=Path, metavar="PATH",
+                       help="SQLite file (default: a temporary file)")
+    serve.add_argument("--seed-data", type=Path, metavar="FILE",
+                       help="seed data YAML for an empty database")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME",
                        help="turn on a deliberate bug (repeatable)")
     serve.add_argument("--variant", action="append", default=[], metavar="NAME",
@@ -77,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--docs", type=Path, metavar="DIR",
                        help="also report what the vendor documents in DIR have that the specs lack")
     check.set_defaults(handler=_specs_check)
-    generate = spec_commands.add_parser("generate", help="rewrite the generated XSD files")
+    generate = spec_commands.add_parser(
+        "generate", help="rewrite the generated XSD files and, in a checkout, the generated "
+                         "reference pages of docs/")
     generate.set_defaults(handler=_specs_generate)
 
     selftest = commands.add_parser(
@@ -86,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
                           help="fault runs at a time (default 2)")
     selftest.add_argument("--seed", type=int, default=None, metavar="N",
                           help="seed of every run's generated data (default 1)")
+    selftest.add_argument("--variants-apart", action="store_true",
+                          help="run every legitimate variant alone, not in its group "
+                               "(slower; the groups are re-run apart anyway when one fails)")
     selftest.set_defaults(handler=_selftest)
 
     package = commands.add_parser(
@@ -109,6 +116,15 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--public-key", type=Path, metavar="PEM",
                         help="the certifier's Ed25519 public key: check the signature with it")
     verify.set_defaults(handler=_verify)
+
+    merge = commands.add_parser(
+        "merge", help="join the report folders of one run's shards (--shard I/N) into one "
+                      "verdict and one set of reports")
+    merge.add_argument("shard_dirs", type=Path, nargs="+", metavar="REPORT_DIR",
+                       help="the report folder of every shard of the run, each once")
+    merge.add_argument("--report-dir", type=Path, required=True, metavar="DIR",
+                       help="where to write the merged reports")
+    merge.set_defaults(handler=_merge)
 
     keygen = commands.add_parser("keygen", help="make an Ed25519 key pair for signing packages")
     keygen.add_argument("--out", type=Path, required=True, metavar="DIR",
@@ -139,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     reqs.add_argument("--codes", action="store_true",
                       help="print every documented code instead: its meaning and the "
                            "requirements that expect it, or why none does")
+    reqs.add_argument("--markdown", action="store_true",
+                      help="print the catalog as Markdown (docs/requirements.md)")
     reqs.set_defaults(handler=_requirements)
     return parser
 
@@ -228,9 +246,16 @@ def _specs_check(args: argparse.Namespace) -> int:
 
 
 def _specs_generate(args: argparse.Namespace) -> int:
-    from conformance.specs import xsd
+    from conformance.paths import docs_dir
+    from conformance.specs import docgen, xsd
 
     for path in xsd.write_all():
+        print(f"wrote {path}")
+    docs = docs_dir()
+    if docs is None:
+        print("docs/: not a checkout, reference pages left alone")
+        return EXIT_OK
+    for path in docgen.write_all(docs, _parser()):
         print(f"wrote {path}")
     return EXIT_OK
 
@@ -240,6 +265,11 @@ def _requirements(args: argparse.Namespace) -> int:
 
     if args.codes:
         return _codes()
+    if args.markdown:
+        from conformance.specs import docgen
+
+        print(docgen.requirements_markdown(), end="")
+        return EXIT_OK
     rows = [(r.id, r.level, r.area, r.title) for r in catalog.requirements()]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     print(f"{'ID':<{widths[0]}}  {'LEVEL':<{widths[1]}}  {'AREA':<{widths[2]}}  TITLE")
@@ -321,6 +351,40 @@ def _codes() -> int:
     return EXIT_OK if not catalog.code_problems() else EXIT_FAIL
 
 
+# --- merge ------------------------------------------------------------------------------------
+
+def _merge(args: argparse.Namespace) -> int:
+    from conformance.report import merge
+
+    out = args.report_dir
+    if any(out.resolve() == d.resolve() for d in args.shard_dirs):
+        raise UsageError(f"--report-dir {out}: is one of the shards' folders; give another")
+    try:
+        shards = [merge.load(d) for d in args.shard_dirs]
+        merge.check(shards)
+    except merge.MergeError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--report-dir {out}: {exc.strerror}") from None
+    result = merge.write(shards, out)
+    counts = {level: result.summary[level] for level in ("MUST", "SHOULD")}
+    print(f"merged {len(shards)} shards of seed {result.fingerprint.get('seed')}")
+    print(f"verdict: {result.verdict}  (" + "; ".join(
+        f"{level}: {c['passed']} passed, {c['failed']} failed, {c['error']} errors, "
+        f"{c['skipped']} skipped" for level, c in counts.items()) + ")")
+    if result.aborted_reason:
+        print(f"aborted: {result.aborted_reason}")
+    for row in result.blocking:
+        print(f"failed: {row.id} {row.title}")
+    if result.verdict == "incomplete":
+        for row in result.unverified:
+            print(f"unverified: {row.id} {row.status}: {' '.join(row.reason.split())[:140]}")
+    print(f"report: {out / 'index.html'}")
+    return result.exit_code
+
+
 # --- selftest -----------------------------------------------------------------------------------
 
 def _selftest(args: argparse.Namespace) -> int:
@@ -330,6 +394,7 @@ def _selftest(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers {args.workers}: must be at least 1")
     seed = selftest.SEED if args.seed is None else args.seed
     result = selftest.run_all(workers=args.workers, seed=seed,
+                              variants_apart=args.variants_apart,
                               progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(selftest.render(result))
     selftest.save(result)

@@ -28,3 +28,9 @@ def specs_dir() -> Path:
 
 def fixtures_dir() -> Path:
     return _locate("fixtures", "conformance._fixtures")
+
+
+def docs_dir() -> Path | None:
+    """docs/ of a checkout, where the generated reference pages live; None when installed."""
+    docs = _REPO_ROOT / "docs"
+    return docs if docs.is_dir() and (_REPO_ROOT / "pyproject.toml").is_file() else None

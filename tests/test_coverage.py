@@ -133,3 +133,17 @@ def test_min_coverage_makes_a_run_below_it_non_conformant_with_the_reason(stub):
     assert type(below).from_json(data).verdict == "non-conformant"
     assert build(collector, 1).coverage_shortfall is None
     assert build(collector, 1).verdict == result.verdict
+
+
+def test_the_union_of_shards_coverage_is_the_coverage_of_everything_they_saw(stub):
+    seen = send_known_calls(stub).seen.to_dict()
+    # Two shards: one saw isredeemable, the other transfer (and a 418 both saw).
+    first = SeenSoFar().merge({ISREDEEMABLE: seen[ISREDEEMABLE]})
+    second = SeenSoFar().merge({TRANSFER: seen[TRANSFER],
+                                ISREDEEMABLE: {"statuses": [200], "codes": [], "formats": [],
+                                               "params": []}})
+    parts = [coverage.build(first), coverage.build(second)]
+    whole = coverage.build(SeenSoFar().merge(first).merge(second))
+    joined = coverage.union(parts)
+    assert joined.to_json() == whole.to_json()
+    assert joined.percent > max(part.percent for part in parts)

@@ -15,11 +15,19 @@ select them alone with ``pytest tests/test_faults.py`` or ``-m faults``.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import pytest
 
 from conformance import server
 from conformance.run import selftest
-from conformance.run.fault_catalog import CATALOG, FAULT_EXPECTATIONS, SETUPS, faults_for
+from conformance.run.fault_catalog import (
+    CATALOG,
+    FAULT_EXPECTATIONS,
+    SETUPS,
+    VARIANT_GROUPS,
+    faults_for,
+)
 from conformance.run.selftest import ALL_IDS, CLEAN, CLEAN_SETUPS, SETUP_FILES, Outcome
 from conformance.specs import catalog
 
@@ -128,3 +136,40 @@ def test_selftest_score_is_kept_per_version_for_the_report(tmp_path, outcomes) -
     stale = selftest.score_path(tmp_path)
     stale.write_text(stale.read_text().replace('"version": "', '"version": "0.0.0-'))
     assert selftest.last_score(tmp_path) is None
+
+
+def test_the_variant_groups_hold_every_variant_once() -> None:
+    grouped = [name for group in VARIANT_GROUPS for name in group]
+    assert sorted(grouped) == sorted(server.VARIANTS), "a variant is in no group, or in two"
+
+
+def _judged(name: str, failing: set[str]) -> Outcome:
+    return Outcome(name, {i: "failed" if i in failing else "passed" for i in ALL_IDS}, {}, 1.0,
+                   "")
+
+
+def test_a_group_judged_conformant_is_so_for_each_variant_without_another_run() -> None:
+    group = ("a", "b")
+    outcomes, runs = selftest._per_variant((group,), [_judged("a+b", set())],
+                                           submit=None, progress=None)
+    assert [o.fault for o in outcomes] == ["a", "b"] and runs == 1
+    assert not any(selftest._not_conformant(o) for o in outcomes)
+
+
+def test_a_group_with_a_false_failure_is_run_again_apart_to_name_the_variant() -> None:
+    """Only variant b makes the suite fail RDM-03: the report must blame b alone."""
+    asked = []
+
+    def submit(names: tuple[str, ...]) -> Future:
+        asked.append(names)
+        done: Future = Future()
+        done.set_result(_judged(names[0], {"RDM-03"} if names == ("b",) else set()))
+        return done
+
+    outcomes, runs = selftest._per_variant((("x",), ("a", "b")),
+                                           [_judged("x", set()), _judged("a+b", {"RDM-03"})],
+                                           submit, progress=None)
+    assert asked == [("a",), ("b",)] and runs == 4
+    result = selftest.SelftestResult(_judged("", set()), (), 1.0, outcomes)
+    assert result.variant_failures == {"b": {"RDM-03"}}
+    assert "false failures under the legitimate variant b:" in selftest.render(result)

@@ -320,7 +320,7 @@ ERRORS = [
     ("balance without url", MINIMAL + "balance: {}\n", "balance.url: required key is missing"),
     ("clock not http", MINIMAL + 'clock:\n  url: "ftp://x/clock"\n', "clock.url: expected a URL"),
     ("balance unknown key", MINIMAL + 'balance:\n  uri: "{base_url}/b"\n',
-     "balance.uri: unknown key; expected one of url"),
+     "balance.uri: unknown key; expected url"),
     ("budget text", MINIMAL + "budget:\n  max_points: lots\n",
      'budget.max_points: expected a positive integer, got "lots"'),
     ("duplicate key", MINIMAL + "program: {}\n", "not valid YAML: duplicate key 'program'"),

@@ -13,6 +13,7 @@ import requests
 from conformance import server
 from conformance.paths import fixtures_dir
 from conformance.report import results
+from conformance.suite.steps import common
 from tests.conftest import run_cli
 
 REFERENCE_PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
@@ -60,6 +61,8 @@ def test_the_failing_answer_is_marked_with_the_check_that_judged_it(multiple_rep
     decided = [e for e in row["evidence"] if "decided" in e]
     assert len(decided) == 1
     assert decided[0]["decided"]["accepted"] == [807]
+    # One marking: the exchange the report opens is the one replay sends again.
+    assert [e for e in row["evidence"] if e.get("decisive")] == decided
     assert "/v1.1/points/isredeemable" in decided[0]["url"]
     logged = [json.loads(line) for line in
               (multiple_report / "exchanges.ndjson").read_text().splitlines()]
@@ -200,18 +203,46 @@ def test_a_mutating_call_to_a_non_loopback_target_needs_allow_mutations(time_rep
     assert changed and all("--allow-mutations" in line for line in changed)
 
 
-def test_a_failure_no_exchange_decided_is_changed_not_fixed(multiple_report, tmp_path):
+@pytest.mark.parametrize(("dropped", "why"), [
+    # as a failure judged on balances alone would be: nothing marked at all
+    (("decided", "decisive"), "no exchange decided this failure"),
+    # as a scenario's own rule (`expect(..., answer=...)` without a check) would be
+    (("decided",), "a rule of its own"),
+])
+def test_a_failure_replay_cannot_judge_again_is_changed_not_fixed(multiple_report, tmp_path,
+                                                                  dropped, why):
     report = tmp_path / "report"
     shutil.copytree(multiple_report, report)
     data = json.loads((report / "results.json").read_text())
     row = next(r for r in data["requirements"] if r["id"] == "RDM-03")
     for item in row["evidence"]:
-        item.pop("decided", None)  # as a failure judged on balances alone would be
+        for key in dropped:
+            item.pop(key, None)
     (report / "results.json").write_text(json.dumps(data))
     with server.run_in_thread() as clean:
         result = _replay(report, clean.base_url)
     assert result.returncode == 1
-    assert len(_lines(result, "CHANGED")) == 1 and "not replayable" in result.stdout
+    changed = _lines(result, "CHANGED")
+    assert len(changed) == 1 and "not replayable" in changed[0] and why in changed[0]
+    assert not _lines(result, "FIXED")
+
+
+def test_one_call_marks_the_answer_decisive_and_how_it_was_judged():
+    # suite.steps.common.expect is the one place a scenario marks its deciding answer.
+    judged, plain = {"id": "a"}, {"id": "b"}
+    with pytest.raises(AssertionError, match="refused with 807"):
+        common.expect_refused("isredeemable 51", common.Answer(200, {}, [800], judged), [807])
+    assert judged["decisive"] is True
+    assert judged["decided"]["check"] == common.REFUSED
+    assert judged["decided"]["accepted"] == [807]
+    assert "refused with 807" in judged["decided"]["message"]
+    with pytest.raises(AssertionError):
+        common.expect(False, "a transfer", "HTTP 500", answer=common.Answer(500, {}, [], plain))
+    assert plain == {"id": "b", "decisive": True}  # a rule replay cannot apply: no `decided`
+    passed = {"id": "c"}
+    common.expect(True, "-", "-", answer=common.Answer(200, {}, [], passed),
+                  check=common.refused_check([807]))
+    assert passed == {"id": "c"}
 
 
 # --- usage errors -----------------------------------------------------------------------------

@@ -73,9 +73,9 @@ def page(paths: dict[str, Path]) -> str:
     return paths["index.html"].read_text(encoding="utf-8")
 
 
-def test_the_report_folder_holds_results_json_and_index_html(written):
+def test_the_report_folder_holds_results_json_junit_and_index_html(written):
     result, paths = written
-    assert set(paths) == {"results.json", "index.html", "coverage.json"}
+    assert set(paths) == {"results.json", "index.html", "coverage.json", "junit.xml"}
     data = json.loads(paths["results.json"].read_text(encoding="utf-8"))
     assert data == result.to_json()
     assert schema_errors(data) == []
@@ -158,7 +158,7 @@ def test_a_failure_shows_its_evidence_and_a_curl_line_to_reproduce(written):
 def test_fuzz_coverage_and_fuzz_failures_are_listed(written):
     _, paths = written
     text = html.unescape(page(paths))
-    coverage = text[text.index('id="coverage"'):text.index('id="failures"')]
+    coverage = text[text.index('id="coverage"'):text.index('id="fuzz-failures"')]
     assert "2 operations fuzzed, 42 test cases, 1 distinct failure" in coverage
     assert re.search(r"POST /v1.1/points/redeem</code></td><td class=\"num\">30</td>"
                      r"<td class=\"num\">1</td>", coverage)
@@ -178,7 +178,9 @@ def test_response_bodies_are_escaped_never_markup(written):
 def test_long_bodies_are_collapsed_and_short_ones_shown(tmp_path):
     collector = Collector()
     long_body = json.dumps({"history": [{"transferId": f"t{n}", "points": n} for n in range(80)]})
-    collector.record("TRF-07", "failed", evidence=[failing_exchange(response_body=long_body)])
+    # The last call is the one shown open as the likely culprit; the others are collapsed.
+    collector.record("TRF-07", "failed", evidence=[failing_exchange(response_body=long_body),
+                                                   failing_exchange()])
     text = page(writer.write_reports(build(collector), tmp_path))
     assert re.search(r"<details><summary>response body \(\d+ characters\)</summary>", text)
     assert '<div class="muted">request body</div><pre>' in text
@@ -298,3 +300,166 @@ def test_the_reports_get_the_permissions_the_umask_gives_as_pytest_s_own_files_d
         os.umask(previous)
     for path in paths.values():
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, (path.name, oct(path.stat().st_mode))
+
+
+# --- what a reader meets first ------------------------------------------------------------------
+
+def exchange_dict(note_text: str, url: str, body: str, *, decisive: bool = False) -> dict:
+    data = failing_exchange(method="GET", url=url, request_body=None, status=200,
+                            response_body=body, note=note_text).to_dict()
+    if decisive:
+        data["decisive"] = True
+    return data
+
+
+def hook_call() -> dict:
+    return exchange_dict("balance hook: mobile=447700900001",
+                         "http://127.0.0.1:8080/_test/balance?mobile=447700900001",
+                         '{"balance": 19750}')
+
+
+def deciding_call() -> dict:
+    return exchange_dict("isredeemable 51 for spender",
+                         "http://127.0.0.1:8080/v1.1/points/isredeemable?points=51",
+                         '{"item_status": {"code": 800}}', decisive=True)
+
+
+def section(text: str, req_id: str) -> str:
+    start = text.index(f'id="fail-{req_id}"')
+    return text[start:text.index("</section>", start)]
+
+
+def test_failures_come_must_first_and_the_contract_before_the_scenarios_it_breaks(tmp_path):
+    collector = Collector()
+    collector.record("OTP-04", "failed", reason="code reused")  # a SHOULD, before REV by id
+    collector.record("CON-03", "failed", reason="XML differs")  # a SHOULD of the contract
+    collector.record("REV-02", "failed", reason="second reversal accepted")
+    collector.record("RDM-06", "error", reason="hook failed")  # unverified, not failed
+    collector.record("CON-01", "failed", reason="a scenario's answer: renamed field")
+    text = page(writer.write_reports(build(collector), tmp_path))
+    order = [text.index(f'id="fail-{req_id}"') for req_id in
+             ("CON-01", "REV-02", "RDM-06", "CON-03", "OTP-04")]
+    assert order == sorted(order)
+    assert text.index('id="failures"') < text.index('id="matrix"')
+
+
+def test_the_banner_names_each_failed_must_and_the_why_line(tmp_path):
+    collector = Collector()
+    collector.record("REV-02", "failed", reason="second reversal accepted")
+    collector.record("CON-01", "failed", reason="a scenario's answer: renamed field")
+    collector.record("TRF-11", "failed", reason="51 transferred")  # SHOULD: not in the list
+    result = build(collector)
+    text = page(writer.write_reports(result, tmp_path))
+    banner = text[text.index('id="verdict"'):text.index('id="areas"')]
+    ids = re.findall(r'<a href="#fail-([A-Z]+-\d+)"', banner)
+    assert ids == ["CON-01", "REV-02"]
+    assert "why: CON-01 failed: a scenario&#39;s answer: renamed field (and 1 more MUST " \
+           "requirement)" in banner
+    assert writer.why_line(result).startswith("CON-01 failed")
+
+
+def test_the_exchange_that_decided_is_open_and_marked_and_the_rest_collapsed(tmp_path):
+    collector = Collector()
+    collector.record("RDM-03", "failed", reason="expected: refused with 807\nreceived: 800",
+                     evidence=[hook_call(), deciding_call(), hook_call()])
+    text = html.unescape(page(writer.write_reports(build(collector), tmp_path)))
+    failure = section(text, "RDM-03")
+    decisive = failure[failure.index('class="decisive"'):failure.index('class="others"')]
+    assert "The answer that broke the rule" in decisive and "call 2 of 3" in decisive
+    assert "isredeemable?points=51" in decisive
+    assert "<pre>" + '{"item_status": {"code": 800}}' in decisive  # shown, not behind a click
+    assert "<details" not in decisive.split("response body")[1].split("reproduce")[0]
+    others = failure[failure.index('class="others"'):]
+    assert others.startswith('class="others"><summary>2 other exchanges')
+    assert others.count("balance hook") == 2 and "isredeemable" not in others
+
+
+def test_without_a_marked_exchange_the_last_api_call_is_shown_and_says_it_is_a_guess(tmp_path):
+    collector = Collector()
+    guess = {**deciding_call(), "decisive": False}
+    collector.record("RDM-03", "failed", reason="expected 807",
+                     evidence=[guess, hook_call()])
+    text = html.unescape(page(writer.write_reports(build(collector), tmp_path)))
+    decisive = section(text, "RDM-03").split('class="others"')[0]
+    assert "last call to the API before the check failed" in decisive
+    assert "isredeemable?points=51" in decisive and "balance hook" not in decisive
+
+
+def test_a_contract_failure_found_by_fuzzing_opens_the_fuzzed_exchange(written):
+    _, paths = written
+    text = html.unescape(page(paths))
+    decisive = section(text, "CON-04").split('class="others"')[0]
+    assert "The fuzzed call that broke the rule" in decisive
+    assert '{"points_redeemed": -1}' in decisive
+
+
+def test_the_matrix_shows_two_lines_of_a_long_reason_and_the_failure_all_of_it(tmp_path):
+    schema = json.dumps({"anyOf": [{"required": [f"field{n}"]} for n in range(60)]}, indent=4)
+    reason = f"a scenario's answer: GET /v1.1/points/isredeemable: violates\n\n{schema}"
+    collector = Collector()
+    collector.record("CON-01", "failed", reason=reason)
+    text = html.unescape(page(writer.write_reports(build(collector), tmp_path)))
+    row = text[text.index('id="req-CON-01"'):]
+    cell = re.search(r'<div class="clamp">(.*?)</div>', row, re.S).group(1)
+    assert cell.count("\n") <= 1 and len(cell) <= writer.MATRIX_REASON_CHARS + 2
+    assert "field59" not in cell
+    failure = section(text, "CON-01")
+    assert "field59" in failure and "the full reason" in failure
+    # the summary at the top of the failure stays short; the rest waits behind a click
+    head = failure[:failure.index("the full reason")]
+    assert "field59" not in head
+
+
+def test_the_areas_show_what_failed_where_and_ids_never_break(tmp_path):
+    collector = Collector()
+    for req in catalog.requirements():
+        collector.record(req.id, "failed" if req.id == "REV-02" else "passed")
+    text = page(writer.write_reports(build(collector), tmp_path))
+    areas = text[text.index('id="areas"'):text.index('id="failures"')]
+    names = re.findall(r'<span class="name">([^<]+)</span>', areas)
+    assert names == ["redemption", "OTP", "reversal", "transfer", "goodwill", "contract",
+                     "security"]
+    reversal = areas[areas.index(">reversal<"):areas.index(">transfer<")]
+    assert 'href="#fail-REV-02"' in reversal and "s-failed" in reversal
+    css = text[text.index("<style>"):text.index("</style>")]
+    nowrap = re.search(r"([^{}]*)\{ white-space: nowrap; \}", css.split("never breaks")[1])
+    assert "#matrix td:first-child" in nowrap.group(1) and ".failed-ids a" in nowrap.group(1)
+
+
+def test_the_reproduce_line_reads_credentials_from_the_environment(written):
+    result, paths = written
+    text = html.unescape(page(paths))
+    line = failing_exchange().curl()
+    assert line in text and "[REDACTED]" not in line
+    assert "POINTS_API_PASSWORD_MD5=$(printf %s \"$POINTS_API_PASSWORD\" | md5sum" in text
+
+
+def test_a_real_run_opens_the_answer_that_broke_the_rule(cli, tmp_path):
+    """End to end: the scenario's own check marks the isredeemable answer it judged."""
+    from conformance import server
+    from conformance.paths import fixtures_dir
+
+    with server.run_in_thread(faults=("redeem.multiple",)) as running:
+        done = cli("run", "--base-url", running.base_url, "--profile",
+                   str(fixtures_dir() / "profiles" / "reference.yaml"), "--only", "RDM-03",
+                   "--suite", "scenarios", "--report-dir", str(tmp_path / "run"))
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    text = html.unescape((tmp_path / "run" / "index.html").read_text(encoding="utf-8"))
+    banner = text[text.index('id="verdict"'):text.index('id="areas"')]
+    assert 'href="#fail-RDM-03"' in banner and "why: RDM-03 failed" in banner
+    decisive = section(text, "RDM-03").split('class="others"')[0]
+    assert "The answer that broke the rule" in decisive
+    assert "/v1.1/points/isredeemable?" in decisive and "points=51" in decisive
+    assert '"code":800' in decisive.replace(" ", "")
+    assert '-u "$POINTS_API_USER:$POINTS_API_PASSWORD"' in decisive
+
+
+def test_the_matrix_starts_with_what_went_wrong_not_the_test_s_name(tmp_path):
+    collector = Collector()
+    collector.record("REV-05", "failed", reason="expected: code 904\nreceived: HTTP 200, codes []",
+                     source="test_reversal.py::test_only_the_owner_can_reverse")
+    text = html.unescape(page(writer.write_reports(build(collector), tmp_path)))
+    row = text[text.index('id="req-REV-05"'):]
+    cell = re.search(r'<div class="clamp">(.*?)</div>', row, re.S).group(1)
+    assert cell == "expected: code 904\nreceived: HTTP 200, codes []"
+    assert "test_reversal.py::test_only_the_owner_can_reverse" in section(text, "REV-05")

@@ -133,7 +133,7 @@ def test_a_failure_names_the_test_that_found_it_and_keeps_only_its_evidence():
     assert row.reason == ("tests/scenarios/test_redeem.py::test_valid_redeem: "
                           "expected 800, received 807")
     assert row.evidence[0] == {"kind": "note", "text": "balance before 500, after 400"}
-    assert row.evidence[1]["curl"].startswith("curl -sS -X POST")
+    assert row.evidence[1]["curl"].startswith("curl -sS -i -g --path-as-is -X POST")
     assert all(item.get("text") != "passing evidence" for item in row.evidence)
 
 
@@ -365,7 +365,7 @@ def test_a_missing_baseline_file_is_a_baseline_error(tmp_path):
 
 TOP_LEVEL_KEYS = {"suite_version", "spec_version", "target", "strict", "started_at", "duration_s",
                   "verdict", "aborted_reason", "requirements", "summary", "fuzz", "undone",
-                  "notes", "baseline_stale", "$schema", "fingerprint", "coverage"}
+                  "notes", "baseline_stale", "baseline", "$schema", "fingerprint", "coverage"}
 
 
 def full_collector() -> Collector:

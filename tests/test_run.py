@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import os
 import re
@@ -11,9 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 
 import jsonschema
+import junitparser
 import pytest
 
 from conformance import server
@@ -98,13 +99,24 @@ def test_min_coverage_above_the_run_s_coverage_exits_1_with_the_reason(cli, tmp_
     assert re.search(r"^coverage: statuses \d+/33, codes \d+/84, ", done.stdout, re.M)
 
 
-def test_junit_names_each_operation_apart(default_run):
+def test_pytest_names_each_operation_apart(default_run):
     # pytest 9.2.0 gave every parametrized schemathesis test one node id; this catches it.
     cwd, _ = default_run
-    tree = ET.parse(cwd / "reports" / "latest" / "junit.xml")
-    names = [case.get("name") for case in tree.iter("testcase")]
-    contract = [n for n in names if n.startswith("test_operation_conforms_to_its_contract")]
+    text = (cwd / "reports" / "latest" / "pytest-report.html").read_text(encoding="utf-8")
+    blob = json.loads(html.unescape(re.search(r'data-jsonblob="([^"]*)"', text).group(1)))
+    contract = [n for n in blob["tests"] if "test_operation_conforms_to_its_contract[" in n]
     assert len(contract) == 11 and len(set(contract)) == 11
+
+
+def test_junit_has_one_testcase_per_requirement_named_by_id_and_title(default_run):
+    cwd, _ = default_run
+    xml = junitparser.JUnitXml.fromfile(str(cwd / "reports" / "latest" / "junit.xml"))
+    cases = [case for suite in xml for case in suite]
+    assert [case.name for case in cases] == [f"{r.id} {r.title}" for r in catalog.requirements()]
+    assert {case.classname for case in cases} == set(catalog.AREAS)
+    # a conformant run: nothing a CI system would paint red
+    assert not any(case.is_failure or case.is_error for case in cases)
+    assert [case.name.split()[0] for case in cases if case.is_skipped] == ["REV-07"]
 
 
 def test_a_renamed_response_field_fails_con_01(cli, tmp_path):
@@ -146,6 +158,10 @@ def test_an_unreachable_target_exits_3_with_an_aborted_report(cli, tmp_path):
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["verdict"] == "aborted" and "unreachable" in data["aborted_reason"]
     assert (tmp_path / "index.html").is_file()
+    cases = _junit_cases(tmp_path / "junit.xml")
+    assert len(cases) == len(catalog.requirements())
+    assert {_outcome_message(case) for case in cases.values()} == {
+        f"not run: {data['aborted_reason']}"}
 
 
 def test_base_url_without_a_profile_is_a_usage_error(cli, tmp_path):
@@ -188,6 +204,13 @@ def test_an_interrupted_run_stops_quickly_and_reports_aborted(tmp_path, signum):
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["verdict"] == "aborted"
     assert (tmp_path / "index.html").is_file()
+    # junit.xml too: what ran keeps its outcome, the rest is skipped with the abort reason
+    cases = _junit_cases(tmp_path / "junit.xml")
+    assert len(cases) == len(catalog.requirements())
+    not_run = {req_id for req_id, case in cases.items()
+               if _outcome_message(case) == f"not run: {data['aborted_reason']}"}
+    assert not_run == {r["id"] for r in data["requirements"]
+                       if r["reason"].startswith("not run: ")} != set()
 
 
 def test_an_unresolvable_staging_host_aborts_with_exit_3(cli, tmp_path):
@@ -213,7 +236,8 @@ def test_the_budget_skips_what_would_exceed_it_with_the_reason(cli, tmp_path):
     assert "budget" in rdm02["reason"]
     # A MUST the budget kept from being verified: incomplete, never conformant.
     assert (data["verdict"], result.returncode) == ("incomplete", 4)
-    assert "RDM-02 skipped: " in result.stdout and "budget.max_points" in result.stdout
+    assert re.search(r"^UNVERIFIED RDM-02 MUST skipped: .*budget\.max_points", result.stdout,
+                     re.M), result.stdout
 
 
 def test_a_conftest_or_pytest_ini_where_the_user_stands_does_not_change_the_run(cli, tmp_path):
@@ -261,6 +285,84 @@ def test_a_baselined_failure_is_reported_known_and_does_not_fail_the_run(cli, tm
                  ["requirements"] if r["id"] == "CON-01")
     assert con01["status"] == "failed" and con01["known"] is True
     assert "vendor ticket 123" in con01["reason"]
+
+
+def _junit_cases(path) -> dict[str, junitparser.TestCase]:
+    """junit.xml's testcases by requirement id, read as a CI system reads them."""
+    xml = junitparser.JUnitXml.fromfile(str(path))
+    return {case.name.split(" ", 1)[0]: case for suite in xml for case in suite}
+
+
+def _outcome_message(case: junitparser.TestCase) -> str | None:
+    return case.result[0].message if case.result else None
+
+
+FAULTY_RUN = ("--profile", str(REFERENCE_PROFILE), "--suite", "scenarios",
+              "--only", "RDM-01", "RDM-03", "--seed", "7")
+
+
+def test_baseline_update_writes_the_baseline_the_next_run_passes_with(cli, tmp_path):
+    known = tmp_path / "known.yaml"
+    with server.run_in_thread(faults=("redeem.multiple",)) as faulty:
+        first = cli("run", "--base-url", faulty.base_url, *FAULTY_RUN,
+                    "--report-dir", str(tmp_path / "r1"), "--baseline-update", str(known))
+        second = cli("run", "--base-url", faulty.base_url, *FAULTY_RUN,
+                     "--report-dir", str(tmp_path / "r2"), "--baseline", str(known))
+    assert first.returncode == 1, first.stdout[-3000:] + first.stderr[-3000:]
+    assert f"baseline written: {known} (1 entry)" in first.stdout.splitlines()
+    assert isinstance(_junit_cases(tmp_path / "r1" / "junit.xml")["RDM-03"].result[0],
+                      junitparser.Failure)
+    from conformance.report.baseline import Baseline
+
+    assert list(Baseline.load(known).known) == ["RDM-03"]
+
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "verdict: conformant" in second.stdout
+    xml = junitparser.JUnitXml.fromfile(str(tmp_path / "r2" / "junit.xml"))
+    assert (xml.failures, xml.errors) == (0, 0)
+    cases = _junit_cases(tmp_path / "r2" / "junit.xml")
+    known_failure = cases["RDM-03"].result[0]
+    assert isinstance(known_failure, junitparser.Skipped)
+    assert known_failure.message.startswith("known failure: failing on ")
+    assert cases["RDM-01"].is_passed
+    data = json.loads((tmp_path / "r2" / "results.json").read_text())
+    assert [e["id"] for e in data["baseline"]["excused"]] == ["RDM-03"]
+    assert data["baseline"]["stale"] == data["baseline"]["expired"] == []
+
+
+def test_an_expired_entry_stops_excusing_and_stale_and_expired_entries_are_named(cli, tmp_path):
+    known = tmp_path / "known.yaml"
+    known.write_text("known_failures:\n"
+                     "  - {id: RDM-03, reason: vendor ticket 9, until: 2020-01-31}\n"
+                     "  - {id: RDM-01, reason: fixed since}\n")
+    with server.run_in_thread(faults=("redeem.multiple",)) as faulty:
+        result = cli("run", "--base-url", faulty.base_url, *FAULTY_RUN,
+                     "--report-dir", str(tmp_path / "r"), "--baseline", str(known))
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert "baseline: RDM-03 expired on 2020-01-31: it no longer excuses a failure and " \
+           "failed" in lines
+    assert "baseline: RDM-01 is stale: it passed in this run; remove it from the baseline" \
+        in lines
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert [e["id"] for e in data["baseline"]["expired"]] == ["RDM-03"]
+    assert [e["id"] for e in data["baseline"]["stale"]] == ["RDM-01"]
+    assert data["baseline"]["excused"] == []
+    failure = _junit_cases(tmp_path / "r" / "junit.xml")["RDM-03"].result[0]
+    assert isinstance(failure, junitparser.Failure)
+    assert "baseline entry expired on 2020-01-31 (vendor ticket 9)" in failure.message
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "Expired baseline entries" in page and "RDM-03 (until 2020-01-31)" in page
+
+
+def test_baseline_update_into_a_missing_folder_is_a_usage_error(cli, tmp_path):
+    result = cli("run", "--baseline-update", str(tmp_path / "nope" / "known.yaml"),
+                 "--report-dir", str(tmp_path / "r"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"points-conformance: error: --baseline-update "
+                                     f"{tmp_path / 'nope' / 'known.yaml'}: no such directory "
+                                     f"{tmp_path / 'nope'}")
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_broken_baseline_file_is_a_usage_error(cli, tmp_path):
@@ -341,7 +443,9 @@ def test_a_profile_without_hooks_is_incomplete_and_names_what_it_lacks(cli, tmp_
     assert '<div class="banner incomplete"' in page
     assert "<code>OTP-01</code> skipped: the profile configures no OTP source (otp)" in page
     assert "<code>RDM-02</code> skipped: the profile has no balance hook (balance.url)" in page
-    assert "RDM-02 skipped: the profile has no balance hook (balance.url)" in result.stdout
+    assert re.search(r"^UNVERIFIED RDM-02 MUST skipped: the profile has no balance hook "
+                     r"\(balance\.url\)", result.stdout, re.M), result.stdout
+    assert re.search(r"^why: \d+ MUST requirements could not be verified", result.stdout, re.M)
 
 
 def test_the_seed_printed_by_a_run_generates_the_same_fuzz_failures_again(cli, tmp_path):

@@ -6,6 +6,7 @@ The schemathesis engine (the same one `st run` drives) runs the phases with the 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -159,11 +160,14 @@ def response_exchange(response) -> dict:
 def _exchange_record(method, url, headers, body, resp) -> dict:
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
+    sent = {k: v[0] if isinstance(v, list) else v for k, v in (headers or {}).items()}
+    authorization = next((v for k, v in sent.items() if k.lower() == "authorization"), None)
     return {
+        "id": uuid.uuid4().hex[:12],
+        "auth": REDACTOR.basic_kind(authorization),
         "method": method,
         "url": url,
-        "request_headers": REDACTOR.headers({k: v[0] if isinstance(v, list) else v
-                                             for k, v in (headers or {}).items()}),
+        "request_headers": REDACTOR.headers(sent),
         "request_body": REDACTOR.text(body),
         "status": resp.status_code,
         "response_headers": REDACTOR.headers({k: v[0] if isinstance(v, list) else v

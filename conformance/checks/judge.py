@@ -129,6 +129,14 @@ class Judge:
         return found
 
 
+def _decisive(exchange, problem: Problem) -> dict:
+    """The exchange as evidence, marked as the answer that broke the rule, with the check that
+    judged it (``decided``: `replay` judges a new answer by the same check)."""
+    data = exchange.to_dict() if hasattr(exchange, "to_dict") else dict(exchange)
+    return {**data, "decisive": True,
+            "decided": {"check": problem.check, "message": problem.message}}
+
+
 class AnswerLog:
     """Feeds the judged answers of the scenarios to the run's results (CON-01, CON-02).
 
@@ -160,11 +168,10 @@ class AnswerLog:
                 if key in self._seen:
                     continue
                 self._seen.add(key)
-            decided = {**exchange.to_dict(),
-                       "decided": {"check": problem.check, "message": problem.message}}
             self.collector.record(problem.req_id, "failed",
                                   reason=f"a scenario's answer: {label}: {problem.message}",
-                                  evidence=[decided], source="answers to the scenarios")
+                                  evidence=[_decisive(exchange, problem)],
+                                  source="answers to the scenarios")
         media = media_type(response.headers)
         judged = {"CON-01": media.endswith("json"),
                   "CON-02": operation_id in XML_OPERATIONS and media.endswith("xml")}

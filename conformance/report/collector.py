@@ -17,6 +17,7 @@ from typing import Any
 from conformance.checks.failure import FuzzFailure
 from conformance.report import coverage
 from conformance.report.baseline import Baseline
+from conformance.report.baseline import judge as baseline_judge
 from conformance.report.fingerprint import versions as library_versions
 from conformance.report.results import (
     NO_SKIP_REASON,
@@ -201,7 +202,9 @@ class Collector:
         fuzz_by_id: dict[str, list[FuzzFailure]] = {}
         for failure in fuzz_failures:
             fuzz_by_id.setdefault(failure.id, []).append(failure)
-        known = baseline.known if baseline is not None else {}
+        today = _utc(started_at).date()  # an entry's `until` is read against the run's day
+        known = baseline.active(today) if baseline is not None else {}
+        expired = baseline.expired(today) if baseline is not None else {}
 
         rows = []
         for req in self._requirements:
@@ -215,8 +218,14 @@ class Collector:
             if row.status == "failed" and req.id in known:
                 row.known = True
                 row.reason = _join([f"known failure (baseline: {known[req.id]})", row.reason])
+            elif row.status == "failed" and req.id in expired:
+                until = baseline.until[req.id].isoformat() if baseline else ""
+                row.reason = _join([f"baseline entry expired on {until} ({expired[req.id]})",
+                                    row.reason])
             rows.append(row)
-        stale = [row.id for row in rows if row.id in known and row.status == "passed"]
+        judged = (baseline_judge(baseline, {row.id: row.status for row in rows}, today)
+                  if baseline is not None else None)
+        stale = [entry["id"] for entry in judged["stale"]] if judged else []
 
         per_operation = {label: {"test_cases": n, "failures": 0} for label, n in fuzz_cases.items()}
         for failure in fuzz_failures:
@@ -230,7 +239,7 @@ class Collector:
             duration_s=round(max(0.0, (_utc(finished_at) - started).total_seconds()), 3),
             aborted_reason=aborted_reason, requirements=rows,
             fuzz=FuzzSummary(per_operation, fuzz_failures),
-            undone=undone, notes=notes, baseline_stale=stale,
+            undone=undone, notes=notes, baseline_stale=stale, baseline=judged,
             selftest=dict(selftest) if selftest is not None else None,
             fingerprint=dict(fingerprint) if fingerprint is not None else {
                 "versions": library_versions()},

@@ -305,3 +305,37 @@ def schema_errors(data: Any) -> list[str]:
     validator = Draft202012Validator(schema())
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}"
             for e in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))]
+
+
+def union(parts: Sequence[Coverage]) -> Coverage:
+    """The coverage of runs taken together (the shards of one run): an item is seen when any
+    part saw it, so what is never seen is what every part has under never_seen."""
+    if not parts:
+        raise ValueError("union of no coverage")
+
+    def key(item: Any) -> Any:
+        return (item["family"], item["code"]) if isinstance(item, Mapping) else item
+
+    def dimension(dims: Sequence[Dimension]) -> Dimension:
+        never = [item for item in dims[0].never_seen
+                 if all(key(item) in {key(i) for i in d.never_seen} for d in dims[1:])]
+        documented = dims[0].documented
+        return Dimension(documented - len(never), documented, never)
+
+    def dimensions(dims: Sequence[Mapping[str, Dimension]]) -> dict[str, Dimension]:
+        return {name: dimension([d[name] for d in dims]) for name in DIMENSIONS}
+
+    operations = []
+    for op in parts[0].operations:
+        same = [next(o for o in part.operations if o.operation == op.operation)
+                for part in parts]
+        undocumented = sorted({s for o in same for s in o.undocumented_statuses})
+        operations.append(OperationCoverage(op.operation, op.operation_id,
+                                            dimensions([o.dimensions for o in same]),
+                                            undocumented))
+    codes = []
+    for entry in parts[0].codes:
+        same = [next(c for c in part.codes if key(c) == key(entry)) for part in parts]
+        codes.append({**entry, "seen": any(c["seen"] for c in same),
+                      "seen_on": sorted({label for c in same for label in c["seen_on"]})})
+    return Coverage(operations, dimensions([part.total for part in parts]), codes)

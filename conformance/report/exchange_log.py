@@ -23,6 +23,7 @@ class ExchangeLog:
         self.path = Path(report_dir) / FILE_NAME
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                                        0o644)
+        os.fchmod(self._fd, 0o644)  # os.open's mode passes through the umask
         self._lock = threading.Lock()
 
     def write(self, exchange: dict[str, Any]) -> None:

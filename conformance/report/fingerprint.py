@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
-import yaml
-
 from conformance.paths import specs_dir
+from conformance.specs import openapi
 
 # The distributions whose release can change what a run generates, sends or judges.
 LIBRARIES = ("points-conformance", "schemathesis", "hypothesis", "pytest", "jsonschema",
@@ -52,7 +51,7 @@ def document_versions() -> dict[str, str]:
     """The API version each spec family describes (its OpenAPI ``info.version``)."""
     found: dict[str, str] = {}
     for path in sorted((specs_dir() / "openapi").glob("*.yaml")):
-        info = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("info", {})
+        info = (openapi.read_yaml(path) or {}).get("info", {})
         found[path.stem] = f"{info.get('title', path.stem)} {info.get('version', '?')}".strip()
     return found
 

@@ -102,8 +102,8 @@ def refusal(result: RunResult, report_dir: Path) -> str | None:
                 "certified; run again without --baseline")
     if result.partial is not None:
         return (f"the run was partial ({result.partial['selected']} of "
-                f"{result.partial['total']} MUST requirements selected by --only or --suite); "
-                "run the whole suite")
+                f"{result.partial['total']} MUST requirements selected by --only, --suite or "
+                "--shard); run the whole suite, or merge the shards")
     if not result.report_files:
         return ("results.json has no digests of the report files: the run was not made by "
                 "`points-conformance run`")

@@ -75,6 +75,26 @@ def _unverified(rows: Iterable[RequirementResult]) -> list[RequirementResult]:
     return [r for r in rows if r.level == "MUST" and r.status in ("skipped", "error")]
 
 
+def _area(req_id: str) -> str:
+    try:
+        return catalog.requirement(req_id).area
+    except KeyError:
+        return ""
+
+
+def by_consequence(rows: Iterable[RequirementResult]) -> list[RequirementResult]:
+    """Failed and errored rows in the order a reader should meet them.
+
+    MUST before SHOULD, blocking before known (baseline) failures, failed before error, and
+    the contract first: when the answers are not the API's shape at all, that is the root
+    cause, and the scenarios' failures follow from it. The catalog's order breaks ties.
+    """
+    order = {row.id: n for n, row in enumerate(catalog.requirements())}
+    failing = [row for row in rows if row.status in ("failed", "error")]
+    return sorted(failing, key=lambda r: (r.level != "MUST", r.known, r.status != "failed",
+                                          _area(r.id) != "contract", order.get(r.id, 1 << 30)))
+
+
 # --- the run's result -------------------------------------------------------------------------
 
 @dataclass
@@ -117,6 +137,8 @@ class RunResult:
     undone: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     baseline_stale: list[str] = field(default_factory=list)
+    # With --baseline: {"excused", "stale", "expired"}, each a list of the file's entries
+    baseline: dict[str, Any] | None = None
     # {"caught", "total", "false_failures", "version"} from the suite's self-test, when run
     selftest: dict[str, Any] | None = None
     # What the result depends on besides the target: {"versions": {library: version}}
@@ -208,6 +230,7 @@ class RunResult:
             "undone": list(self.undone),
             "notes": list(self.notes),
             "baseline_stale": list(self.baseline_stale),
+            "baseline": copy.deepcopy(self.baseline),
             "fingerprint": copy.deepcopy(self.fingerprint),
         }
         if self.partial is not None:
@@ -246,6 +269,7 @@ class RunResult:
                               for f in fuzz["failures"]]),
             undone=list(data["undone"]), notes=list(data["notes"]),
             baseline_stale=list(data["baseline_stale"]),
+            baseline=copy.deepcopy(data.get("baseline")),
             selftest=copy.deepcopy(data.get("selftest")),
             fingerprint=copy.deepcopy(data.get("fingerprint", {})),
             report_files=dict(data.get("report_files", {})),
@@ -285,7 +309,8 @@ def scrub(value: Any) -> Any:
 def curl_of(exchange: Mapping[str, Any]) -> str:
     return Exchange(method=str(exchange["method"]), url=str(exchange.get("url") or ""),
                     request_headers=dict(exchange.get("request_headers") or {}),
-                    request_body=exchange.get("request_body")).curl()
+                    request_body=exchange.get("request_body"),
+                    auth=exchange.get("auth")).curl()
 
 
 # --- schema -----------------------------------------------------------------------------------

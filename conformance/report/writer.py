@@ -1,8 +1,8 @@
-"""Write a run's reports into its folder: results.json and the self-contained index.html.
+"""Write a run's reports into its folder: results.json, junit.xml, the self-contained index.html.
 
-Both come from the same ``RunResult.to_json()`` dict (already redacted); the page is one
-autoescaped Jinja2 template, so anything a target sends back is shown as text, never as markup.
-JUnit XML is written by pytest itself (``--junitxml``) into the same folder; the page links it.
+All come from the same ``RunResult.to_json()`` dict (already redacted); the page is one
+autoescaped Jinja2 template, so anything a target sends back is shown as text, never as markup;
+junit.xml is rendered by ``report.junit``, for aborted runs too.
 """
 
 from __future__ import annotations
@@ -22,12 +22,18 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from conformance.report.results import STATUSES, RunResult, scrub
+from conformance.report import junit
+from conformance.report.results import STATUSES, RunResult, by_consequence, scrub
+from conformance.target.redaction import REDACTOR
 
 RESULTS_FILE = "results.json"
 COVERAGE_FILE = "coverage.json"
 HTML_FILE = "index.html"
 JUNIT_FILE = "junit.xml"
+PYTEST_HTML_FILE = "pytest-report.html"
+REPORT_MODE = 0o644  # world-readable: CI artifact servers and colleagues read reports
+REPORT_NAMES = (RESULTS_FILE, HTML_FILE, COVERAGE_FILE, JUNIT_FILE, PYTEST_HTML_FILE,
+                "exchanges.ndjson")
 LATEST = "latest"
 TEMPLATE = "report.html.j2"
 SCRIPT = "report.js"
@@ -41,12 +47,15 @@ VERDICT_TEXT = {"conformant": "Conformant", "non-conformant": "Non-conformant",
 
 def write_reports(result: RunResult, report_dir: Path, *,
                   pytest_html: str | None = None) -> dict[str, Path]:
-    """Write results.json and index.html into ``report_dir``; returns their paths by file name."""
+    """Write results.json, junit.xml and index.html into ``report_dir``; returns their paths
+    by file name."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     data = result.to_json()
-    paths = {RESULTS_FILE: report_dir / RESULTS_FILE, HTML_FILE: report_dir / HTML_FILE}
+    paths = {RESULTS_FILE: report_dir / RESULTS_FILE, HTML_FILE: report_dir / HTML_FILE,
+             JUNIT_FILE: report_dir / JUNIT_FILE}
     _write_atomic(paths[RESULTS_FILE], json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    _write_atomic(paths[JUNIT_FILE], junit.render(result))
     if result.coverage is not None and result.coverage.operations:
         paths[COVERAGE_FILE] = report_dir / COVERAGE_FILE
         _write_atomic(paths[COVERAGE_FILE], json.dumps(scrub(result.coverage.to_json()),
@@ -64,6 +73,21 @@ def seal(result: RunResult, report_dir: Path) -> None:
     result.report_files = report_digests(Path(report_dir))
     _write_atomic(Path(report_dir) / RESULTS_FILE,
                   json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+    make_readable(Path(report_dir))
+
+
+def make_readable(report_dir: Path) -> None:
+    """Every report file the run wrote 0644, pytest's (junit.xml, its page) included, which it
+    creates under the umask; other files in the folder are left as they are."""
+    for name in REPORT_NAMES:
+        path = report_dir / name
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, REPORT_MODE)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write one more report file beside the others: atomically, world-readable."""
+    _write_atomic(Path(path), text)
 
 
 def render_html(result: RunResult, *, pytest_html: str | None = None,
@@ -72,13 +96,14 @@ def render_html(result: RunResult, *, pytest_html: str | None = None,
     r = scrub(result.to_json())  # a loaded result may predate a secret the redactor now knows
     env = _environment()
     script = _script()
-    failures = [_failure_view(row) for row in r["requirements"]
-                if row["status"] in ("failed", "error")]
-    fuzz_counts: dict[str, int] = {}
+    rows = {row["id"]: row for row in r["requirements"]}
+    fuzz_by_id: dict[str, list[dict[str, Any]]] = {}
     for failure in r["fuzz"]["failures"]:
-        fuzz_counts[failure["id"]] = fuzz_counts.get(failure["id"], 0) + 1
-    for row in failures:
-        row["fuzz_count"] = fuzz_counts.get(row["id"], 0)
+        fuzz_by_id.setdefault(failure["id"], []).append(failure)
+    failures = [_failure_view(rows[row.id], fuzz_by_id.get(row.id, []))
+                for row in by_consequence(result.requirements)]
+    blocking = {row.id for row in result.blocking}
+    must_failed = [row for row in failures if row["id"] in blocking]
     fuzz_failures, seen_ids = [], set()
     for failure in r["fuzz"]["failures"]:
         exchange = _evidence_view(failure["exchange"]) if failure.get("exchange") else None
@@ -92,7 +117,10 @@ def render_html(result: RunResult, *, pytest_html: str | None = None,
         r=r,
         verdict_text=VERDICT_TEXT.get(r["verdict"], r["verdict"]),
         duration=_duration(r["duration_s"]),
-        must_failures=[row.id for row in result.blocking],
+        must_failed=must_failed,
+        why=why_line(result),
+        matrix_reason=matrix_reason,
+        areas=_areas_view(r["requirements"]),
         unverified=[row for row in r["requirements"]  # scrubbed rows, in the result's order
                     if row["id"] in unverified_ids],
         known_count=sum(1 for row in r["requirements"] if row["known"]),
@@ -117,6 +145,47 @@ def render_html(result: RunResult, *, pytest_html: str | None = None,
         script=Markup(script),  # our own file, not data: the CSP hash below pins it
         script_hash=_csp_hash(script),
     )
+
+
+def why_line(result: RunResult) -> str | None:
+    """What made the run non-conformant, in one line: the first failure a reader should read."""
+    if result.verdict != "non-conformant":
+        return None
+    first = next(iter(by_consequence(result.blocking)), None)
+    if first is None:
+        return result.coverage_shortfall
+    more = len(result.blocking) - 1
+    tail = f" (and {more} more MUST requirement{'s' if more != 1 else ''})" if more else ""
+    return REDACTOR.text(f"{first.id} {first.status}: {_one_line(first.reason)}{tail}")
+
+
+def _one_line(text: str, width: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+_AREA_TITLES = {"otp": "OTP"}
+_BAR_STATUSES = ("failed", "error", "skipped", "passed", "not-applicable")
+
+
+def _areas_view(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per area of the catalog: counts by status and the widths of a stacked bar."""
+    from conformance.specs import catalog
+
+    area_of = {req.id: req.area for req in catalog.requirements()}
+    out = []
+    for area in catalog.AREAS:
+        mine = [row for row in rows if area_of.get(row["id"]) == area
+                and row["status"] != "not-selected"]
+        counts = {status: sum(1 for row in mine if row["status"] == status)
+                  for status in _BAR_STATUSES}
+        total = sum(counts.values())
+        failing = [row["id"] for row in mine if row["status"] in ("failed", "error")]
+        out.append({"name": _AREA_TITLES.get(area, area), "total": total, "counts": counts,
+                    "failing": failing,
+                    "widths": {status: f"{100 * n / total:.1f}%" if total else "0%"
+                               for status, n in counts.items()}})
+    return out
 
 
 _DIMENSION_TITLES = {"statuses": "HTTP statuses", "codes": "business codes",
@@ -227,10 +296,8 @@ def _write_atomic(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
         # mkstemp makes the file owner-only; a report is read by artifact servers and
-        # colleagues, as the files pytest writes beside it are (0644 under the usual umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        # colleagues, whatever the umask of the shell that ran it.
+        os.chmod(tmp, REPORT_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -311,18 +378,86 @@ def _evidence_view(item: Mapping[str, Any]) -> dict[str, Any]:
         "url": item.get("url", ""),
         "request_headers": dict(item.get("request_headers") or {}),
         "request_body": _pretty(item.get("request_body")),
+        "request_raw": item.get("request_body"),
         "status": item.get("status"),
         "response_headers": dict(item.get("response_headers") or {}),
         "response_body": _pretty(item.get("response_body")),
+        "response_raw": item.get("response_body"),
         "elapsed": f"{elapsed:.0f} ms" if isinstance(elapsed, int | float) else "—",
         "error": item.get("error") or "",
         "curl": item.get("curl", ""),
+        "id": item.get("id") or "",
+        "decisive": bool(item.get("decisive")),
+        "hook": bool(_HOOK_NOTE.match(item.get("note") or "")),
+        "credentials": _curl_variables(item.get("curl", "")),
     }
 
 
-def _failure_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {**row, "evidence": [_evidence_view(item) for item in row.get("evidence", [])],
-            "fuzz_count": 0}
+_CURL_VARIABLE = re.compile(r"\$(POINTS_[A-Z0-9_]+)")
+
+
+def _curl_variables(curl: str) -> list[str]:
+    """The environment variables a curl line reads, in order of appearance."""
+    return list(dict.fromkeys(_CURL_VARIABLE.findall(curl)))
+
+
+# A reason longer than this shows its head in the failure and the rest on request; the
+# matrix shows at most two lines of it.
+REASON_HEAD_LINES = 4
+REASON_HEAD_CHARS = 400
+MATRIX_REASON_CHARS = 220
+_NODE_ID = re.compile(r"^[\w./-]+\.py::\S+: ")
+_HOOK_NOTE = re.compile(r"^(OTP|balance|clock) hook:")
+
+
+def _failure_view(row: Mapping[str, Any], fuzz: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """One failure: its reason (head, rest), the exchange that decided it, everything else."""
+    evidence = [_evidence_view(item) for item in row.get("evidence", [])]
+    exchanges = [item for item in evidence if item["kind"] == "exchange"]
+    decisive = [item for item in exchanges if item["decisive"]]
+    how = "marked"
+    if not decisive and fuzz and fuzz[0].get("exchange"):
+        decisive, how = [_evidence_view(fuzz[0]["exchange"])], "fuzz"
+        decisive[0]["fuzz_check"] = f"{fuzz[0]['operation']} · {fuzz[0]['check']}"
+    elif not decisive:
+        # No check named the answer it judged: the test's last call to the API itself
+        # (not a hook) is the best guess, and the page says it is one.
+        calls = [item for item in exchanges if not _HOOK_NOTE.match(item["note"])]
+        if calls:
+            decisive, how = [calls[-1]], "last"
+    first = decisive[0] if decisive else None
+    if first is not None:
+        first["decisive"] = True
+    head, rest = _split_reason(row["reason"])
+    return {**row, "evidence": evidence, "decisive": first, "decided_by": how,
+            "also_decisive": [item for item in decisive[1:] if item in evidence],
+            "others": [item for item in evidence if item is not first],
+            "position": (evidence.index(first) + 1) if first in evidence else None,
+            "reason_head": head, "reason_rest": rest, "fuzz_count": len(fuzz)}
+
+
+def _split_reason(reason: str) -> tuple[str, str]:
+    lines = reason.split("\n")
+    head = "\n".join(lines[:REASON_HEAD_LINES])
+    if len(head) > REASON_HEAD_CHARS:
+        cut = head.rfind(" ", 0, REASON_HEAD_CHARS)
+        cut = cut if cut > REASON_HEAD_CHARS // 2 else REASON_HEAD_CHARS
+        return head[:cut], reason[cut:]
+    return head, reason[len(head):]
+
+
+def matrix_reason(reason: str) -> str:
+    """At most two lines of a reason, for the requirement matrix."""
+    # The test's node id leads a failure's reason; the failure below names it, the matrix
+    # has room only for what went wrong.
+    reason = _NODE_ID.sub("", reason, count=1)
+    lines = [line for line in reason.split("\n") if line.strip()][:2]
+    text = "\n".join(lines)
+    if len(text) > MATRIX_REASON_CHARS:
+        text = text[:MATRIX_REASON_CHARS - 1].rstrip() + "…"
+    elif text != reason.strip():
+        text += " …"
+    return text
 
 
 def _selftest_view(selftest: Mapping[str, Any] | None) -> dict[str, Any] | None:

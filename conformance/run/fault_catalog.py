@@ -228,6 +228,25 @@ CATALOG: tuple[Fault, ...] = (
 
 FAULT_EXPECTATIONS: dict[str, frozenset[str]] = {fault.name: fault.ids for fault in CATALOG}
 
+# The reference server's legitimate variants (``serve --variant NAME``), in the groups the
+# self-test runs together: a server making several legitimate choices at once is itself a
+# legitimate server, so each group's run must be judged conformant like each variant's would.
+# A group that is not is run again one variant at a time, which names the variant at fault.
+# Variants that answer the same situation differently are kept apart, so that none hides
+# another: the two spellings of JSON values (numbers as strings, success as a boolean), the
+# two places of a refusal (HTTP 400, v2 warnings[]), and the schema-validating gateway, which
+# answers invalid requests before the server's own rules (a negative amount, an unparseable
+# time) are reached. `selftest --variants-apart` runs every variant alone.
+VARIANT_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("json.numbers-as-strings", "isredeemable.sample-nesting", "v2.points-as-decimals",
+     "xml.root-wrapper", "ids.alphanumeric", "http.501-unknown-method"),
+    ("http.4xx-refusals", "codes.fraud-820", "redeem.balance-first", "redeem.time-colon-only",
+     "validationcode.any-points", "goodwill.one-path"),
+    ("gateway.validates-schema", "json.success-as-boolean", "v2.refusals-as-warnings",
+     "validationcode.common-identifiers", "redeem.item-identifier-only",
+     "redeem.xml-single-root"),
+)
+
 
 def faults_for(req_id: str) -> list[Fault]:
     """The faults whose scenario run must fail ``req_id``."""

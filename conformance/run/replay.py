@@ -1,11 +1,13 @@
 """`points-conformance replay`: send a report's failing calls again and judge the new answers.
 
 What is replayed: every exchange of results.json that decided a failure — a scenario's answer
-marked ``decided`` (with the rule that judged it: the codes it had to carry), a scenario's
-answer the JSON Schema or XSD judge refused, and every fuzz failure's exchange (with the check
-that failed). The exchange is taken from exchanges.ndjson by its id where the run logged it
-(fuzzed calls are not logged: results.json carries them), and sent again through the suite's
-client, so the mutation guard, the body cap and the redaction apply as in a run.
+marked ``decisive`` with ``decided`` next to it (the rule that judged it: the codes it had to
+carry), a scenario's answer the JSON Schema or XSD judge refused (marked the same way), and every
+fuzz failure's exchange (with the check that failed). A decisive answer without ``decided`` was
+judged by a rule of its scenario's own and is reported CHANGED, not replayable. The exchange is
+taken from exchanges.ndjson by its id where the run logged it (fuzzed calls are not logged:
+results.json carries them), and sent again through the suite's client, so the mutation guard,
+the body cap and the redaction apply as in a run.
 
 Credentials are never in a report: the recorded Authorization and goodwill headers are dropped
 and the profile's are applied. A redemption the scenarios sent with a one-time validation code
@@ -66,7 +68,9 @@ class Item:
     exchange: dict[str, Any] | None
     decided: dict[str, Any] = field(default_factory=dict)
     message: str = ""
-    source: str = "scenario"  # scenario | fuzz | nothing (a failure no exchange decided)
+    # scenario | fuzz | nothing (a failure no exchange decided) | unjudged (a decisive exchange
+    # whose check is the scenario's own: no ``decided``)
+    source: str = "scenario"
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ def load(report_dir: Path, only: Sequence[str] = ()) -> Report:
         if row["id"] not in wanted:
             continue
         found = [_scenario_item(row["id"], item, logged) for item in row.get("evidence", [])
-                 if isinstance(item, dict) and isinstance(item.get("decided"), dict)]
+                 if isinstance(item, dict) and item.get("decisive")]
         found += [_fuzz_item(f) for f in fuzz if f.get("id") == row["id"]]
         if not found:
             found = [Item(row["id"], "-", None, message=str(row.get("reason", "")),
@@ -152,9 +156,12 @@ def _logged_exchanges(path: Path) -> dict[str, dict[str, Any]]:
 
 def _scenario_item(req_id: str, evidence: dict[str, Any],
                    logged: dict[str, dict[str, Any]]) -> Item:
-    decided = dict(evidence["decided"])
+    """A decisive exchange; without ``decided`` it was judged by a rule replay cannot apply."""
     exchange = logged.get(str(evidence.get("id")), evidence)
-    return Item(req_id, str(decided.get("check", "")), exchange, decided,
+    decided = evidence.get("decided")
+    if not isinstance(decided, dict):
+        return Item(req_id, "-", exchange, source="unjudged")
+    return Item(req_id, str(decided.get("check", "")), exchange, dict(decided),
                 str(decided.get("message", "")), "scenario")
 
 
@@ -220,6 +227,10 @@ class _Context:
                    "before the answer), so there is no call to send again" if
                    item.source == "nothing" else "the run recorded no exchange for it")
             return Outcome(item, CHANGED, f"not replayable: {why}")
+        if item.source == "unjudged":
+            return Outcome(item, CHANGED, "not replayable: the scenario judged this answer by a "
+                                          "rule of its own, which replay cannot apply to a new "
+                                          "answer; run the scenario again (run --only)")
         try:
             request = self._request(item)
         except _NotSent as exc:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
+import os
 import random
+import re
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING
 from conformance.paths import fixtures_dir
 from conformance.suite import options as run_options
 from conformance.suite.options import RunOptions
+from conformance.target.redaction import REDACTOR
 
 if TYPE_CHECKING:
     from conformance.report.results import RunResult
@@ -57,6 +62,14 @@ def _validate(options: RunOptions) -> None:
         raise RunUsageError(f"--workers {options.workers}: must be at least 1")
     if options.max_wait < 0:
         raise RunUsageError(f"--max-wait {options.max_wait}: must not be negative")
+    if options.shard is not None:
+        try:
+            run_options.parse_shard(options.shard)
+        except ValueError as exc:
+            raise RunUsageError(str(exc)) from None
+        if options.seed is None:
+            raise RunUsageError(f"--shard {options.shard} needs --seed: the shards of one run "
+                                "must generate the same data to be merged")
     known = {r.id for r in catalog.requirements()}
     unknown = [i for i in options.only if i not in known]
     if unknown:
@@ -71,6 +84,10 @@ def _validate(options: RunOptions) -> None:
             baseline.Baseline.load(options.baseline)
         except baseline.BaselineError as exc:
             raise RunUsageError(str(exc)) from None
+    update = options.baseline_update
+    if update is not None and (update.is_dir() or not update.parent.is_dir()):
+        why = "is a directory" if update.is_dir() else f"no such directory {update.parent}"
+        raise RunUsageError(f"--baseline-update {update}: {why}")
 
 
 def _check_profile(profile: Path, base_url: str | None):
@@ -118,6 +135,7 @@ def _write_aborted(profile, report_dir: Path, reason: str, strict: bool) -> None
         target=profile.base_url, started_at=now, finished_at=now, suite_version=__version__,
         spec_version=openapi.spec_version(), strict=strict, aborted_reason=reason)
     writer.write_reports(result, report_dir)
+    writer.make_readable(report_dir)  # junit.xml too, when a broken session left one
 
 
 def _preflight(profile, options: RunOptions) -> str | None:
@@ -150,8 +168,9 @@ def _pytest_args(options: RunOptions, report_dir: Path) -> list[str]:
             "-p", "no:hypothesispytest", "-p", "no:xdist",
             "-o", "console_output_style=classic", "-W", "ignore::DeprecationWarning",
             "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            f"--junitxml={report_dir / 'junit.xml'}", "-o", "junit_family=xunit2",
             f"--html={report_dir / 'pytest-report.html'}", "--self-contained-html",
+            # Without --verbose no warning is recorded, so none reaches a summary or the page.
+            *([] if options.verbose else ["-W", "ignore"]),
             *run_options.pytest_args(options)]
 
 
@@ -163,30 +182,48 @@ def run(options: RunOptions) -> int:
     print(f"seed: {options.seed}  (--seed {options.seed} generates the same data again)",
           flush=True)
     report_dir = options.report_dir or default_report_dir()
-    created = not report_dir.exists()
+    with _warnings_kept_off(options.verbose):
+        return _run(options, report_dir)
+
+
+@contextlib.contextmanager
+def _warnings_kept_off(verbose: bool) -> Iterator[None]:
+    """Libraries' warnings (deprecations, xmlschema's notes) stay off the terminal for the
+    whole run, background threads included; --verbose shows them in pytest's summary."""
+    if verbose:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _make_report_dir(report_dir: Path) -> None:
+    """Create the report folder (and missing parents, world-readable): only once the
+    configuration has proved valid, so that a usage error leaves nothing behind."""
+    missing = [d for d in (report_dir, *report_dir.parents) if not d.exists()]
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
+        for made in missing:
+            os.chmod(made, 0o755)  # whatever the umask: the files inside are 0644
     except OSError as exc:
-        raise RunUsageError(f"--report-dir {report_dir}: {exc.strerror}") from None
-    try:
-        return _run(options, report_dir)
-    except RunUsageError:
-        if created:  # a configuration error leaves nothing behind
+        for made in missing:  # deepest first
             with contextlib.suppress(OSError):
-                report_dir.rmdir()
-        raise
+                made.rmdir()
+        raise RunUsageError(f"--report-dir {report_dir}: {exc.strerror}") from None
 
 
 def _run(options: RunOptions, report_dir: Path) -> int:
     import pytest
 
     from conformance.core import interrupt
-    from conformance.report import fingerprint, results, writer
+    from conformance.report import results, writer
     from conformance.suite import plugin
 
     with _target(options) as (base_url, profile):
         loaded = _check_profile(profile, base_url)
         reason = _unusable(loaded) or _preflight(loaded, options)
+        _make_report_dir(report_dir)
         if reason is not None:
             _write_aborted(loaded, report_dir, reason, options.strict)
             print(f"points-conformance: aborted: {reason}", file=sys.stderr)
@@ -196,41 +233,117 @@ def _run(options: RunOptions, report_dir: Path) -> int:
         handover = plugin.Handover(profile=loaded)
         session_options = dataclasses.replace(options, base_url=base_url, profile=profile,
                                               report_dir=report_dir)
-        try:
-            exit_status = pytest.main(_pytest_args(session_options, report_dir),
-                                      plugins=[handover])
-        except SystemError:
-            # Python 3.11 can fail this way while formatting an interrupt (see plugin); the
-            # session has finished by then and written its aborted report.
-            if not interrupt.requested():
-                raise
-            exit_status = pytest.ExitCode.INTERRUPTED
+        with _pytest_output(options.verbose, handover) as kept:
+            try:
+                exit_status = pytest.main(_pytest_args(session_options, report_dir),
+                                          plugins=[handover])
+            except SystemError:
+                # Python 3.11 can fail this way while formatting an interrupt (see plugin);
+                # the session has finished by then and written its aborted report.
+                if not interrupt.requested():
+                    raise
+                exit_status = pytest.ExitCode.INTERRUPTED
         result = handover.result
         if result is None:
             reason = f"the run could not finish (pytest exit {int(exit_status)})"
             _write_aborted(loaded, report_dir, reason, options.strict)
-            print(f"points-conformance: aborted: {reason}; see the output above",
+            tail = kept.getvalue().rstrip().splitlines()[-PYTEST_TAIL_LINES:]
+            if tail:  # without --verbose pytest's words were kept aside: they say what broke
+                print("\n".join(tail), file=sys.stderr)
+            print(f"points-conformance: aborted: {reason}; see pytest's output above",
                   file=sys.stderr)
             return results.EXIT_CODES["aborted"]
-    writer.seal(result, report_dir)  # pytest has closed junit.xml and the HTML by now
+    writer.seal(result, report_dir)  # pytest has closed its HTML report by now
     if result.verdict == "aborted":
         print(f"points-conformance: aborted: {result.aborted_reason}", file=sys.stderr)
     if options.report_dir is None:
         writer.update_latest(report_dir.parent, report_dir)
+    print("\n".join(summary_lines(result, report_dir)))
+    return result.exit_code
+
+
+PYTEST_TAIL_LINES = 40  # of pytest's kept-aside output, shown when the session broke down
+
+
+@contextlib.contextmanager
+def _pytest_output(verbose: bool, handover) -> Iterator[io.StringIO]:
+    """Without --verbose pytest's own output (dots, tracebacks, FAILED lines, its totals) is
+    kept aside and the run's progress goes to the terminal instead; yields what was kept."""
+    kept = io.StringIO()
+    if verbose:
+        yield kept
+        return
+    from conformance.suite.progress import Progress
+
+    terminal = _own_stdout()
+    handover.progress = Progress(terminal)
+    try:
+        with contextlib.redirect_stdout(kept), contextlib.redirect_stderr(kept):
+            yield kept
+    finally:
+        handover.progress.finish()
+        if terminal is not sys.stdout:
+            terminal.close()
+
+
+def _own_stdout():
+    """A stream on the terminal that pytest's output capture (which redirects file descriptor
+    1 while a test runs) does not reach, so that progress shows while the tests run."""
+    sys.stdout.flush()
+    try:
+        fd = os.dup(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        return sys.stdout
+    return os.fdopen(fd, "w", buffering=1, encoding=sys.stdout.encoding or "utf-8",
+                     errors="replace")
+
+
+def summary_lines(result: RunResult, report_dir: Path) -> list[str]:
+    """What the terminal shows once the tests are over, in this order; a new kind of line
+    (about the baseline, say) goes here and nowhere else.
+
+    One line per failed requirement and per MUST left unverified, the fingerprint's short
+    lines, the verdict with the suite's counts, why, and where the report is.
+    """
+    from conformance.report import baseline, fingerprint
+
+    lines = _requirement_lines(result)
     versions = result.fingerprint.get("versions")
     if versions:
-        print(f"\n{fingerprint.versions_line(versions)}", end="")
+        lines.append(fingerprint.versions_line(versions))
     if result.coverage is not None:
-        print(f"\n{result.coverage.line()}", end="")
-    print(f"\nverdict: {result.verdict}  ({_counts(result.summary)})")
+        lines.append(result.coverage.line())
+    lines.append(f"verdict: {result.verdict}  ({_counts(result.summary)})")
     partial = result.partial
     if partial:
-        print(f"partial: {partial['selected']} of {partial['total']} MUST requirements "
-              f"selected; a partial run is never a certification run")
-    for line in _why_not_conformant(result) or _why_incomplete(result):
-        print(line)
-    print(f"report: {report_dir / 'index.html'}")
-    return result.exit_code
+        lines.append(f"partial: {partial['selected']} of {partial['total']} MUST requirements "
+                     f"selected; a partial run is never a certification run")
+    lines += _why_not_conformant(result) or _why_incomplete(result)
+    lines += baseline.lines(result.baseline)  # stale and expired entries, the update
+    lines.append(f"report: {report_dir / 'index.html'}")
+    return [REDACTOR.text(line) or "" for line in lines]
+
+
+def _requirement_lines(result: RunResult) -> list[str]:
+    """``FAIL RDM-03 MUST <reason>`` for each failed requirement outside the baseline, MUSTs
+    first; ``UNVERIFIED OTP-05 MUST skipped: <reason>`` for each MUST not judged (not for an
+    aborted run, whose untested rows say only that the run stopped)."""
+    failed = [r for r in result.requirements if r.status == "failed" and not r.known]
+    failed.sort(key=lambda r: r.level != "MUST")
+    lines = [f"FAIL {r.id} {r.level} {_terse(r.reason or r.title, 140)}" for r in failed]
+    if result.verdict != "aborted":
+        lines += [f"UNVERIFIED {r.id} {r.level} {r.status}: {_terse(r.reason, 130)}"
+                  for r in result.unverified]
+    return lines
+
+
+# "test_redemption.py::test_x[case]: " before a reason: the page names the test; the terminal
+# line has room for the reason only.
+_TEST_LABEL = re.compile(r"^[\w/.-]+\.py::\w+(\[[^\]]*\])?: ")
+
+
+def _terse(reason: str, width: int) -> str:
+    return _one_line(_TEST_LABEL.sub("", reason), width)
 
 
 def _counts(summary: dict) -> str:
@@ -254,13 +367,12 @@ def _one_line(text: str, width: int = 160) -> str:
 
 
 def _why_incomplete(result: RunResult) -> list[str]:
-    """For an incomplete run: each selected MUST that could not be verified, and why."""
+    """For an incomplete run: how many selected MUSTs could not be verified (listed above)."""
     if result.verdict != "incomplete":
         return []
-    rows = result.unverified
-    lines = [f"why: {len(rows)} MUST requirement{'s' if len(rows) != 1 else ''} could not be "
-             f"verified:"]
-    return lines + [f"  {row.id} {row.status}: {_one_line(row.reason, 140)}" for row in rows]
+    count = len(result.unverified)
+    return [f"why: {count} MUST requirement{'s' if count != 1 else ''} could not be verified "
+            f"(UNVERIFIED above)"]
 
 
 def _why_not_conformant(result: RunResult) -> list[str]:
@@ -280,5 +392,5 @@ def _why_not_conformant(result: RunResult) -> list[str]:
     rows = sorted(result.blocking, key=lambda r: (r.status != "failed", r.id not in contract))
     first = rows[0]
     more = f" (and {len(rows) - 1} more MUST requirements)" if len(rows) > 1 else ""
-    return [f"why: {first.id} {first.status}: {_one_line(first.reason)}{more}", *shortfall]
+    return [f"why: {first.id} {first.status}: {_terse(first.reason, 160)}{more}", *shortfall]
 

@@ -16,15 +16,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from conformance import __version__
 from conformance.paths import fixtures_dir
 from conformance.report import selftest_score
 from conformance.report.selftest_score import last_score, score_path  # noqa: F401 (re-exported)
-from conformance.run.fault_catalog import CATALOG, SETUPS, Fault
+from conformance.run.fault_catalog import CATALOG, SETUPS, VARIANT_GROUPS, Fault
 from conformance.specs import catalog
 
 PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
@@ -68,19 +68,25 @@ class Outcome:
         return "\n".join(lines) or "  (none)"
 
 
-def variants() -> tuple[Fault, ...]:
-    """The reference server's legitimate variants, each run like the clean server: the whole
-    suite, every requirement must pass (a variant is a choice the documents allow)."""
+def variant_sets(apart: bool = False) -> tuple[tuple[str, ...], ...]:
+    """The sets of legitimate variants the self-test runs, each like the clean server (the
+    whole suite, every requirement must pass: a variant is a choice the documents allow):
+    fault_catalog.VARIANT_GROUPS, or every variant alone when ``apart``."""
     from conformance import server
 
-    return tuple(Fault(name, frozenset(), description, suite="all")
-                 for name, description in server.VARIANTS.items())
+    return tuple((name,) for name in server.VARIANTS) if apart else VARIANT_GROUPS
+
+
+def variant_fault(names: tuple[str, ...]) -> Fault:
+    """The run of a set of variants, named after them (``a+b``)."""
+    return Fault("+".join(names), frozenset(), "legitimate variants " + ", ".join(names),
+                 suite="all")
 
 
 def fault_run(fault: Fault, pycache: Path, seed: int = SEED, *,
-              variant: bool = False) -> Outcome:
+              variants: tuple[str, ...] = ()) -> Outcome:
     """Run ``fault``'s suite against a reference server with that fault on (CLEAN: none), or
-    with that variant on when ``variant``.
+    with ``variants`` on instead when given.
 
     Each run is a subprocess (pytest.main does not run twice in one process), as a user runs
     it. ``pycache`` keeps the bytecode of pytest's assertion rewriting between runs: without it
@@ -89,11 +95,11 @@ def fault_run(fault: Fault, pycache: Path, seed: int = SEED, *,
     from conformance import server
 
     started = time.monotonic()
-    switched = (fault.name,) if fault.name else ()
+    switched = (fault.name,) if fault.name and not variants else ()
     seed_data, profile = SETUP_FILES[fault.setup]
     with tempfile.TemporaryDirectory(prefix="pc-fault-") as tmp, \
-            server.run_in_thread(seed_data=seed_data, faults=() if variant else switched,
-                                 variants=switched if variant else ()) as target:
+            server.run_in_thread(seed_data=seed_data, faults=switched,
+                                 variants=variants) as target:
         report_dir = Path(tmp) / "report"
         command = [sys.executable, "-m", "conformance", "run", "--base-url", target.base_url,
                    "--profile", str(profile), "--suite", fault.suite,
@@ -154,8 +160,9 @@ class SelftestResult:
     clean: Outcome
     rows: tuple[Row, ...]
     seconds: float
-    variants: tuple[Outcome, ...] = ()
+    variants: tuple[Outcome, ...] = ()  # one per variant, named after it
     setups: tuple[Outcome, ...] = ()  # the clean runs of CLEAN_SETUPS
+    variant_runs: int = 0  # the runs that judged them (a group of variants is one run)
 
     @property
     def false_failures(self) -> set[str]:
@@ -211,13 +218,35 @@ def _gather(submitted: list, progress: Callable[[str], None] | None,
     return outcomes
 
 
+def _per_variant(sets: tuple[tuple[str, ...], ...], outcomes: list[Outcome],
+                 submit: Callable[[tuple[str, ...]], Future],
+                 progress: Callable[[str], None] | None) -> tuple[tuple[Outcome, ...], int]:
+    """One outcome per variant: a group judged conformant is so for each of its variants; a
+    group that is not is run again one variant at a time (``submit``), so that the report
+    names the variant the suite mistook for a fault. Also the number of runs made."""
+    found: dict[str, Outcome] = {}
+    reruns = []
+    for names, outcome in zip(sets, outcomes, strict=True):
+        if len(names) == 1 or not _not_conformant(outcome):
+            found.update((name, replace(outcome, fault=name)) for name in names)
+        else:
+            reruns += [(variant_fault((name,)), submit((name,))) for name in names]
+    for outcome in _gather(reruns, progress, lambda variant, outcome: (
+            f"variant {variant.name} alone: "
+            f"{'FALSE FAILURES' if _not_conformant(outcome) else 'conformant'}")):
+        found[outcome.fault] = outcome
+    order = [name for names in sets for name in names]
+    return tuple(found[name] for name in order), len(sets) + len(reruns)
+
+
 def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
             pycache: Path | None = None, seed: int = SEED,
-            with_variants: bool = True) -> SelftestResult:
-    """The clean run (alone: it fills the bytecode cache), then every fault's, then every
-    legitimate variant's."""
+            with_variants: bool = True, variants_apart: bool = False) -> SelftestResult:
+    """The clean run (alone: it fills the bytecode cache), then every fault's, then the
+    legitimate variants' (fault_catalog.VARIANT_GROUPS, or each alone when
+    ``variants_apart``)."""
     started = time.monotonic()
-    chosen = variants() if with_variants else ()
+    chosen = variant_sets(variants_apart) if with_variants else ()
     with tempfile.TemporaryDirectory(prefix="pc-pycache-") as tmp:
         cache = pycache or Path(tmp)
         clean = fault_run(CLEAN, cache, seed)
@@ -226,8 +255,10 @@ def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
         with ThreadPoolExecutor(workers, thread_name_prefix="fault-run") as pool:
             setup_futures = [(c, pool.submit(fault_run, c, cache, seed)) for c in CLEAN_SETUPS]
             futures = [(f, pool.submit(fault_run, f, cache, seed)) for f in CATALOG]
-            variant_futures = [(v, pool.submit(fault_run, v, cache, seed, variant=True))
-                               for v in chosen]
+            variant_futures = [(variant_fault(names),
+                                pool.submit(fault_run, variant_fault(names), cache, seed,
+                                            variants=names))
+                               for names in chosen]
             setups = _gather(setup_futures, progress, lambda setup, outcome: (
                 f"clean run ({setup.setup}): {len(outcome.ids('passed'))}/{len(ALL_IDS)} "
                 f"passed, {len(outcome.ids('not-applicable'))} not applicable"
@@ -236,10 +267,14 @@ def run_all(workers: int = 2, progress: Callable[[str], None] | None = None,
                 f"{fault.name}: {'caught' if Row(fault, outcome).caught else 'NOT CAUGHT'}"))
             rows = [Row(fault, outcome) for fault, outcome in zip(CATALOG, outcomes, strict=True)]
             runs = _gather(variant_futures, progress, lambda variant, outcome: (
-                f"variant {variant.name}: "
+                f"variant{'s' if '+' in variant.name else ''} "
+                f"{variant.name.replace('+', ', ')}: "
                 f"{'FALSE FAILURES' if _not_conformant(outcome) else 'conformant'}"))
-    return SelftestResult(clean, tuple(rows), time.monotonic() - started, tuple(runs),
-                          tuple(setups))
+            per_variant, variant_runs = _per_variant(
+                chosen, runs, lambda names: pool.submit(fault_run, variant_fault(names), cache,
+                                                        seed, variants=names), progress)
+    return SelftestResult(clean, tuple(rows), time.monotonic() - started, per_variant,
+                          tuple(setups), variant_runs)
 
 
 def render(result: SelftestResult) -> str:
@@ -257,7 +292,8 @@ def render(result: SelftestResult) -> str:
     lines += [line(values) for values in cells]
     if result.variants:
         judged = len(result.variants) - len(result.variant_failures)
-        lines.append(f"variants judged conformant: {judged}/{len(result.variants)} "
+        lines.append(f"variants judged conformant: {judged}/{len(result.variants)} in "
+                     f"{result.variant_runs} run{'s' if result.variant_runs != 1 else ''} "
                      f"({', '.join(run.fault for run in result.variants)})")
     if _not_conformant(result.clean):
         lines.append("false failures on the clean reference server:")

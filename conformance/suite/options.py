@@ -52,19 +52,40 @@ class RunOptions:
         "allow state-changing calls to a target outside loopback", type=bool))
     baseline: Path | None = field(default=None, metadata=_option(
         "known failures: reported, but they do not fail the run", metavar="FILE", type=Path))
+    baseline_update: Path | None = field(default=None, metadata=_option(
+        "write the run's MUST failures to FILE as a baseline (keeps the reason and until of "
+        "entries --baseline already lists)", metavar="FILE", type=Path))
     max_wait: float = field(default=30.0, metadata=_option(
         "longest a scenario may wait for a code to expire, in seconds (default 30)",
         metavar="S", type=float))
     min_coverage: float | None = field(default=None, metadata=_option(
         "a run whose total coverage (coverage.json) is below PCT percent is non-conformant",
         metavar="PCT", type=float))
+    shard: str | None = field(default=None, metadata=_option(
+        "run share I of N of the suite (1/4 ... 4/4, one CI job each, same --seed), then "
+        "`points-conformance merge` the N report folders into one verdict", metavar="I/N"))
+    verbose: bool = field(default=False, metadata=_option(
+        "also show pytest's own output: tracebacks, its FAILED lines and totals, warnings",
+        type=bool))
 
     def as_state(self) -> dict[str, Any]:
         """The options as the suite's tests read them (``pc.options[...]``)."""
         return {"strict": self.strict, "allow_mutations": self.allow_mutations,
                 "max_examples": self.max_examples, "seed": self.seed, "workers": self.workers,
                 "max_wait": self.max_wait, "suite": self.suite, "only": set(self.only),
-                "min_coverage": self.min_coverage}
+                "min_coverage": self.min_coverage,
+                "shard": list(parse_shard(self.shard)) if self.shard else None}
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> ``(2, 4)``; ValueError with a one-line reason for anything else."""
+    index, slash, count = str(text).partition("/")
+    if not slash or not index.strip().isdigit() or not count.strip().isdigit():
+        raise ValueError(f"--shard {text}: expected I/N, as in 2/4")
+    i, n = int(index), int(count)
+    if n < 1 or not 1 <= i <= n:
+        raise ValueError(f"--shard {text}: I must be from 1 to N, and N at least 1")
+    return i, n
 
 
 def _flag(name: str) -> str:
@@ -114,7 +135,7 @@ def from_pytest(config: Any) -> RunOptions:
 def _build(value) -> RunOptions:
     given = {f.name: value(f.name) for f in dataclasses.fields(RunOptions)}
     given["only"] = tuple(given["only"] or ())
-    for name in ("profile", "report_dir", "baseline"):
+    for name in ("profile", "report_dir", "baseline", "baseline_update"):
         if given[name] is not None:
             given[name] = Path(given[name])
     return RunOptions(**given)

@@ -27,6 +27,7 @@ from conformance.suite import options
 from conformance.target.redaction import REDACTOR
 
 if TYPE_CHECKING:
+    from conformance.suite.progress import Progress
     from conformance.target.profile import Profile
 
 
@@ -45,6 +46,7 @@ class RunState:
     options: dict
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     progress_writer: object = None
+    display: object = None  # progress.Progress when the runner keeps pytest's output aside
     prefetch: object = None  # the contract phase running in the background, if any
     # id -> why no selected test carries it (--only, --suite), set at collection
     not_selected: dict[str, str] = field(default_factory=dict)
@@ -72,7 +74,11 @@ class RunState:
     def reset_evidence(self) -> None:
         self._local.evidence = []
 
-    def progress(self, message: str) -> None:
+    def progress(self, message: str, *, always: bool = False) -> None:
+        """News of the run for the terminal; ``always`` keeps it even in a quiet log."""
+        if self.display is not None:
+            self.display.note(REDACTOR.text(message) or "", always=always)
+            return
         writer = self.progress_writer
         if writer is None:
             return
@@ -112,6 +118,11 @@ def pytest_configure(config: pytest.Config) -> None:
     given = options.from_pytest(config)
     if given.profile is None:
         return
+    if given.shard is not None:
+        try:
+            options.parse_shard(given.shard)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
     from conformance.checks import judge
     from conformance.core import astguard
     from conformance.target import client as client_mod
@@ -213,12 +224,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif suite == "scenarios":
             selected = selected and kind == "scenarios"
         (keep if selected else drop).append(item)
+    elsewhere: dict[str, set[int]] = {}  # id -> the other shards whose tests carry it
+    if state.options["shard"]:
+        from conformance.suite import shard
+
+        index, count = state.options["shard"]
+        mine = []
+        for item in keep:
+            owner = shard.owner(item, count)
+            if owner == index:
+                mine.append(item)
+                continue
+            drop.append(item)
+            for req_id in _ids(item)[0]:
+                elsewhere.setdefault(req_id, set()).add(owner)
+        keep = mine
     if drop:
         config.hook.pytest_deselected(items=drop)
     # Ids no selected test carries are not-selected, with the option that left them out.
     carried = {req_id for item in keep for req_id in _ids(item)[0]}
     state.not_selected = {
         r.id: "not selected (--only)" if only and r.id not in only
+        else shard.reason(index, count, elsewhere[r.id]) if r.id in elsewhere
         else f"not selected (--suite {suite})"
         for r in catalog.requirements() if r.id not in carried}
     # Scenarios first: the contract phase runs behind them in the background (contract_phase).
@@ -284,6 +311,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     state = _state(item.config)
+    if state is not None and state.display is not None:
+        state.display.report(item.nodeid, report.when, report.outcome)
     if state is not None and report.when == "teardown":
         state.drain()  # the background contract phase's progress, between tests
     ids, explicit = _ids(item)
@@ -291,25 +320,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         status, reason = _status(report, call)
-        if status == "failed":
-            _mark_decided(state.evidence, call, reason)
         for req_id in ids:
             state.collector.record(req_id, status, reason=reason, evidence=list(state.evidence),
                                    source=item.nodeid)
-
-
-def _mark_decided(evidence: list, call: pytest.CallInfo, reason: str) -> None:
-    """Mark the exchange whose answer failed the test with the check that judged it."""
-    from conformance.suite.steps.common import AnswerRefused
-
-    excinfo = call.excinfo
-    if excinfo is None or not excinfo.errisinstance(AnswerRefused):
-        return
-    failure = excinfo.value
-    for item in reversed(evidence):
-        if isinstance(item, dict) and item.get("id") == failure.exchange:
-            item["decided"] = {**failure.check, "message": reason}
-            return
 
 
 def _status(report: pytest.TestReport, call: pytest.CallInfo) -> tuple[str, str]:
@@ -335,7 +348,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = _state(session.config)
     if state is not None:
         state.progress_writer = session.config.pluginmanager.get_plugin("terminalreporter")
-        state.progress(f"target {state.profile.base_url}")
+        handover = _handover(session.config)
+        state.display = handover.progress if handover is not None else None
+        state.progress(f"target {state.profile.base_url}", always=True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = _state(session.config)
+    if state is not None and state.display is not None:
+        state.display.start(len(session.items))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -343,7 +364,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None:
         return
     if state.undo.outstanding:
-        state.progress("undoing the run's redemptions")
+        state.progress("undoing the run's redemptions", always=True)
     for line in state.undo.undo_all(state.client):
         state.collector.undone(line)
     state.answers.close()
@@ -375,10 +396,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         fingerprint=fingerprint.of_run(seed=state.options["seed"], options=_fingerprint_options(
             state.options, session.config), profile=state.profile.redacted_dict()),
     )
+    update = session.config.getoption("pc_baseline_update")
+    if update:
+        _update_baseline(result, Path(update), baseline, state.started_at)
     writer.write_reports(result, Path(report_dir), pytest_html="pytest-report.html")
     handover = _handover(session.config)
     if handover is not None:
         handover.result = result
+
+
+def _update_baseline(result: results.RunResult, path: Path, previous: Baseline | None,
+                     started_at: datetime) -> None:
+    """--baseline-update: the run's MUST failures written as a baseline file; what happened
+    goes into results.json's ``baseline.written`` (the terminal and the report show it)."""
+    from conformance.report import baseline as baseline_file
+
+    judged = result.baseline or {"excused": [], "stale": [], "expired": []}
+    if result.verdict == "aborted":
+        judged["written"] = {"file": str(path), "entries": None,
+                             "why_not": "the run was aborted: its failures are not all known"}
+    else:
+        entries = baseline_file.updated(result.requirements, previous,
+                                        started_at.astimezone(UTC).date())
+        try:
+            baseline_file.write(path, entries)
+        except OSError as exc:
+            judged["written"] = {"file": str(path), "entries": None,
+                                 "why_not": exc.strerror or str(exc)}
+        else:
+            judged["written"] = {"file": str(path), "entries": len(entries)}
+    result.baseline = judged
 
 
 def _fingerprint_options(options: dict, config: pytest.Config) -> dict:
@@ -388,6 +435,8 @@ def _fingerprint_options(options: dict, config: pytest.Config) -> dict:
     shown["base_url"] = config.getoption("pc_base_url")
     baseline = config.getoption("pc_baseline")
     shown["baseline"] = str(baseline) if baseline else None
+    update = config.getoption("pc_baseline_update")
+    shown["baseline_update"] = str(update) if update else None
     return shown
 
 
@@ -410,6 +459,7 @@ class Handover:
 
     profile: Profile | None = None
     result: results.RunResult | None = None
+    progress: Progress | None = None  # where progress goes while pytest's output is kept aside
 
 
 def _handover(config: pytest.Config) -> Handover | None:

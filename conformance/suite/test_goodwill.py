@@ -71,7 +71,7 @@ def test_complete_goodwill_request_is_pending(pc):
     _require_authorized(answer)
     data = goodwill.goodwill_data(answer)
     expect(goodwill.goodwill_created(answer), "a non-empty requestId, no errors",
-           _describe(answer))
+           _describe(answer), answer=answer)
     expect(data.get("requestType") == "goodwill-points", "requestType goodwill-points",
            f"requestType {data.get('requestType')!r}")
     expect(data.get("state") == "AdminTask", "state AdminTask (pending)",

@@ -25,7 +25,8 @@ def _redeems(pc, role: str, points: int, code: str, what: str) -> None:
     answer = rdm.redeem(pc, role, points, code)
     after = common.observed_balance(pc, role)
     common.expect(answer.code == 800, f"redeem with {what}: item_status 800",
-                  common.received(answer), balance_before=before, balance_after=after)
+                  common.received(answer), balance_before=before, balance_after=after,
+                  answer=answer)
     if before is not None and after is not None:
         common.expect(after == before - points, f"balance {before} - {points} = {before - points}",
                       f"balance {after}", balance_before=before, balance_after=after)
@@ -56,7 +57,7 @@ def test_registered_customer_receives_a_validation_code(pc):
     accepted = common.catalog_codes("OTP-01")
     common.expect(answer.code in accepted,
                   f"validationcode: item_status {' or '.join(map(str, accepted))}",
-                  common.received(answer))
+                  common.received(answer), answer=answer)
     if pc.otp is None:
         pytest.skip("the profile configures no OTP source (otp), so the delivered code cannot "
                     "be read")
@@ -152,7 +153,8 @@ def test_isredeemable_with_issue_otp_issues_a_usable_code(pc):
     check = rdm.is_redeemable(pc, "spender", points, issue_otp="true")
     common.expect(check.code == 800 and rdm.redeemable_flag(check) is True,
                   f"isredeemable {points} with issue_otp: item_status 800, is_redeemable true",
-                  f"{common.received(check)}, is_redeemable {rdm.redeemable_flag(check)}")
+                  f"{common.received(check)}, is_redeemable {rdm.redeemable_flag(check)}",
+                  answer=check)
     code = pc.otp.get(spender, "redeem")
     common.expect(bool(code), "isredeemable with issue_otp delivers a code",
                   "no active code in the OTP source")

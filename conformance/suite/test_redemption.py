@@ -53,7 +53,7 @@ def test_valid_amount_within_the_balance_is_redeemable(pc):
     _within_spender_balance(pc, points)
     answer = rdm.is_redeemable(pc, "spender", points)
     common.expect(answer.code == 800, f"isredeemable {points}: item_status 800",
-                  common.received(answer))
+                  common.received(answer), answer=answer)
     flag = rdm.redeemable_flag(answer)
     common.expect(flag is True, "is_redeemable true", f"is_redeemable {flag}")
 
@@ -66,9 +66,9 @@ def test_redeem_with_a_valid_code_deducts_exactly_the_amount(pc):
     after = common.require_balance(pc, "spender")
     block = bodies.redeemed_block(answer.body) or {}
     common.expect(answer.code == 800, "item_status 800", f"code {answer.code}",
-                  balance_before=before, balance_after=after)
+                  balance_before=before, balance_after=after, answer=answer)
     common.expect(rdm.redemption_id(answer) not in (None, ""), "a non-empty redemption_id",
-                  repr(rdm.redemption_id(answer)))
+                  repr(rdm.redemption_id(answer)), answer=answer)
     redeemed = bodies.as_int(block.get("points_redeemed"))
     common.expect(redeemed == points, f"points_redeemed {points}", f"points_redeemed {redeemed}")
     common.expect(after == before - points, f"balance {before} - {points} = {before - points}",

@@ -67,7 +67,7 @@ def test_second_reversal_is_refused(pc, redemption):
     second = rdm.reverse(pc, "spender", redemption_id, points)
     after = common.require_balance(pc, "spender")
     common.expect(812 in second.codes, "code 812 (already reversed)", f"codes {second.codes}",
-                  balance_before=before, balance_after=after)
+                  balance_before=before, balance_after=after, answer=second)
     common.expect_unchanged(before, after)
 
 
@@ -80,7 +80,7 @@ def test_reversing_more_than_was_redeemed_is_refused(pc, redemption):
     after = common.balance(pc, "spender")
     common.expect(810 in over.codes, f"code 810 for {points + common.points_multiple(pc)} of a "
                   f"{points}-point redemption", f"HTTP {over.status}, codes {over.codes}",
-                  balance_before=before, balance_after=after)
+                  balance_before=before, balance_after=after, answer=over)
     common.expect_unchanged(before, after)
     # The same rule once part is given back: the full amount is now more than remains.
     part = _part(pc, points)
@@ -94,7 +94,7 @@ def test_reversing_more_than_was_redeemed_is_refused(pc, redemption):
     after = common.balance(pc, "spender")
     common.expect(810 in rest.codes, f"code 810 for {points} when {points - part} remain",
                   f"HTTP {rest.status}, codes {rest.codes}", balance_before=before,
-                  balance_after=after)
+                  balance_after=after, answer=rest)
     common.expect_unchanged(before, after)
     if before is None:
         common.note(pc, "the profile has no balance hook: balances were not observed")
@@ -113,7 +113,7 @@ def test_reversing_an_unknown_redemption_is_refused(pc):
     common.expect(bool({901, 902} & set(unknown.codes)),
                   f"code 902 (or 901) for redemption id {UNKNOWN_REDEMPTION}",
                   f"HTTP {unknown.status}, codes {unknown.codes}", balance_before=before,
-                  balance_after=after)
+                  balance_after=after, answer=unknown)
     # A malformed id breaks the strict spec (an integer): a gateway validating requests in
     # front of the service may refuse it with a bare 4xx before the service sees it.
     common.expect(common.refused_with_code(malformed, (901, 902), http_4xx=True),
@@ -139,7 +139,7 @@ def test_only_the_owner_can_reverse(pc, redemption):
     balances = {"spender_before": spender_before, "spender_after": spender_after,
                 "receiver_before": receiver_before, "receiver_after": receiver_after}
     common.expect(904 in answer.codes, "code 904 (the identifier does not own the redemption)",
-                  f"HTTP {answer.status}, codes {answer.codes}", **balances)
+                  f"HTTP {answer.status}, codes {answer.codes}", **balances, answer=answer)
     common.expect(spender_after == spender_before and receiver_after == receiver_before,
                   "both balances unchanged", "a balance moved", **balances)
 
@@ -159,7 +159,8 @@ def test_partial_reversal_then_the_remainder_restores_the_redemption(pc, redempt
                       and body.get("reversalId") not in (None, ""),
                       f"a reversal of {amount} with a reversalId, no errors",
                       f"HTTP {answer.status}, codes {answer.codes}, reversalId "
-                      f"{body.get('reversalId')!r}", balance_before=before, balance_after=after)
+                      f"{body.get('reversalId')!r}", balance_before=before, balance_after=after,
+                      answer=answer)
     total = sum(bodies.as_int(a.body.get("pointsReversed")) or 0 for a in (first, second))
     common.expect(total == points, f"pointsReversed {part} + {points - part} = {points}",
                   f"pointsReversed total {total}", balance_before=before, balance_after=after)
@@ -188,7 +189,7 @@ def test_reversal_is_refused_where_the_program_disables_it(pc):
     body = answer.body if isinstance(answer.body, dict) else {}
     common.expect(905 in answer.codes, "code 905 (reversal disabled for the program), in "
                   "errors[] or warnings[]", f"HTTP {answer.status}, codes {answer.codes}",
-                  balance_before=before, balance_after=after)
+                  balance_before=before, balance_after=after, answer=answer)
     credited = body.get("reversalId") not in (None, "") and not bodies.v2_refused(body)
     common.expect(not credited, "no reversal made (no reversalId)",
                   f"reversalId {body.get('reversalId')!r}, pointsReversed "

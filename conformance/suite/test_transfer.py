@@ -72,7 +72,7 @@ def _source_code(pc, source: str, points: int) -> tuple[str, set[int]]:
 def _refused_with(pc, answer, codes: set[int], what: str, before, after) -> None:
     expect(bool(codes & set(answer.codes)),
            f"{what} refused with code {' or '.join(str(c) for c in sorted(codes))}",
-           transfer.describe(answer), **_shown(before, after))
+           transfer.describe(answer), **_shown(before, after), answer=answer)
 
 
 @pytest.mark.requirement("TRF-01")
@@ -83,7 +83,7 @@ def test_transfer_check_confirms_and_sends_a_code(pc):
     points = transfer.transfer_amount(pc)
     check = transfer.transfer_check(pc, "spender", "receiver", points, issue_otp=True)
     expect(transfer.transferrable(check), f"transferrable true for {points} spender -> "
-           "receiver, no errors", transfer.describe(check))
+           "receiver, no errors", transfer.describe(check), answer=check)
     code = transfer.issued_code(pc, "spender", "transfer")
     expect(bool(code), "an active transfer code for the spender from the OTP source",
            "no active transfer code")
@@ -105,7 +105,7 @@ def test_transfer_moves_exactly_the_points(pc):
     shown = _shown(before, after)
     row = first_row(answer)
     expect(transfer.transferred(answer), "a transfer record with a transferId, no errors",
-           transfer.describe(answer), **shown)
+           transfer.describe(answer), **shown, answer=answer)
     moved = bodies.as_int(row.get("pointsTransferred"))
     expect(moved == points, f"pointsTransferred {points}",
            f"pointsTransferred {row.get('pointsTransferred')!r}", **shown)
@@ -129,7 +129,7 @@ def test_transfer_with_a_wrong_code_is_refused(pc):
         transfer.transfer_back(pc, "spender", "receiver", points)
     expect(transfer.refused_in_any_form(answer) and not transfer.transferred(answer),
            "refused (a code in errors[]/warnings[] or a 4xx), no transfer record",
-           transfer.describe(answer), **_shown(before, after))
+           transfer.describe(answer), **_shown(before, after), answer=answer)
     _expect_unchanged(pc, before, after)
 
 
@@ -236,7 +236,7 @@ def test_group_transfer_moves_points_to_a_customer(pc):
     check = transfer.group_check(pc, group_id, "spender", points)
     shown = {"customer_before": customer_before, "group_before": group_before}
     expect(transfer.transferrable(check), f"transferrable true for {points} group {group_id} "
-           "-> spender", transfer.describe(check), **shown)
+           "-> spender", transfer.describe(check), **shown, answer=check)
     group = transfer.group_entity(group_id)
     customer = transfer.entity(pc, "spender")
     answer = transfer.group_transfer(pc, group, customer, "spender", points,
@@ -251,7 +251,7 @@ def test_group_transfer_moves_points_to_a_customer(pc):
             pc.collector.undone(f"group transfer of {points} points group {group_id} -> "
                                 f"spender: not given back: {transfer.describe(back)}")
     expect(transfer.transferred(answer), "a transfer record with a transferId, no errors",
-           transfer.describe(answer), **shown)
+           transfer.describe(answer), **shown, answer=answer)
     moved = bodies.as_int(first_row(answer).get("pointsTransferred"))
     expect(moved == points, f"pointsTransferred {points}", f"pointsTransferred {moved}", **shown)
     expect(customer_after == customer_before + points,
@@ -315,7 +315,7 @@ def test_a_customer_outside_the_group_cannot_move_its_points(pc):
                                 f"spender: not given back: {transfer.describe(back)}")
     expect(_refused_at_all(answer), "refused with a documented refusal code (904 names invalid "
            "customer details) or an HTTP 4xx other than 401, no transfer record",
-           transfer.describe(answer), **shown)
+           transfer.describe(answer), **shown, answer=answer)
     expect(customer_after == customer_before, f"the spender's balance unchanged at "
            f"{customer_before}", f"balance {customer_after}", **shown)
     if group_before is not None and group_after is not None:
@@ -334,7 +334,7 @@ def test_transfer_of_zero_or_negative_points_is_refused(pc):
         check = transfer.transfer_check(pc, "spender", "receiver", amount)
         expect(_refused_at_all(check) and not transfer.transferrable(check),
                f"isTransferrable of {amount} {wanted}", transfer.describe(check),
-               **_shown(before, before))
+               **_shown(before, before), answer=check)
         # A code issued for a valid amount, so that only the amount breaks a rule.
         code, _ = _source_code(pc, "spender", transfer.transfer_amount(pc))
         answer = transfer.transfer(pc, "spender", "receiver", amount, code)
@@ -343,7 +343,7 @@ def test_transfer_of_zero_or_negative_points_is_refused(pc):
             # The points went the other way: the spender gives them back to the receiver.
             transfer.transfer_back(pc, "receiver", "spender", -amount)
         expect(_refused_at_all(answer), f"transfer of {amount} {wanted}",
-               transfer.describe(answer), **_shown(before, after))
+               transfer.describe(answer), **_shown(before, after), answer=answer)
         _expect_unchanged(pc, before, after)
 
 

@@ -379,7 +379,8 @@ class TargetClient:
         started = time.monotonic()
         exchange = Exchange(method=method, url=REDACTOR.text(prepared.url) or "",
                             request_headers=REDACTOR.headers(dict(prepared.headers)),
-                            request_body=_evidence(_body_text(prepared.body)), note=note)
+                            request_body=_evidence(_body_text(prepared.body)), note=note,
+                            auth=REDACTOR.basic_kind(prepared.headers.get("Authorization")))
         try:
             response = requests.Session.send(session, prepared, timeout=timeout,
                                               allow_redirects=False, **settings)
@@ -402,7 +403,7 @@ class TargetClient:
                              request=prepared) from None
         response._content = body
         response._content_consumed = True
-        response.exchange_id = exchange.id  # type: ignore[attr-defined]  # see exchange_id()
+        response.exchange_id = exchange.id  # lets a check name the answer that decided it
         exchange.elapsed_ms = (time.monotonic() - started) * 1000
         exchange.response_body = _evidence(_decode(body, response))
         self._record(exchange)
@@ -427,11 +428,6 @@ class TargetClient:
             self._exchanges.append(exchange)
         if self.recorder is not None:
             self.recorder(exchange)
-
-
-def exchange_id(response: requests.Response) -> str | None:
-    """The id of the recorded exchange that carried ``response`` (None: not this client's)."""
-    return getattr(response, "exchange_id", None)
 
 
 # --- body reading -----------------------------------------------------------------------------

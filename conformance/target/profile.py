@@ -1,6 +1,7 @@
 """The target profile: which API to test, as whom, and under which rules.
 
-fixtures/profiles/staging-example.yaml explains every key.
+specs/profile.schema.json states every key (docs/profile.md is generated from it);
+fixtures/profiles/staging-example.yaml is a commented example.
 """
 
 from __future__ import annotations
@@ -19,37 +20,18 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 
-from conformance.target.bodies import as_int
+from conformance.target import profile_schema
 from conformance.target.connection import Connection, Tls, parse_rate
-from conformance.target.redaction import MASK, REDACTOR
+from conformance.target.profile_schema import describe, dotted
+from conformance.target.redaction import MASK, REDACTOR, is_secret_header
 
-IDENTIFIER_KEYS = ("mobile", "email", "external_id", "card_number", "user_id")
-# Roles the scenarios use; only spender is required, others are skipped.
-KNOWN_ROLES = ("spender", "receiver", "fraud", "not_enrolled", "low_balance", "unknown")
-REQUIRED_ROLES = ("spender",)
 # otp.source -> the key that must come with it.
 OTP_SOURCES: dict[str, str | None] = {"hook": "url", "fixed": "code", "command": "command",
                                       "prompt": None}
 PLACEHOLDERS = ("base_url", "identifier", "value", "purpose", "points")
 PURPOSES = ("redeem", "transfer")
 
-_SECTIONS = {
-    "target": ("base_url", "timeout_s", "rate_limit", "headers", "proxy", "tls"),
-    "auth": ("username", "password", "password_md5", "org_id", "ui_token"),
-    "program": ("id", "points_multiple", "min_redeem", "max_redeem", "otp_validity_s",
-                "reversal_enabled"),
-    "customers": None,  # role names are open: future scenarios may add roles
-    "groups": None,
-    "otp": ("source", "url", "code", "command"),
-    "balance": ("url",),
-    "clock": ("url",),
-    "budget": ("max_points",),
-}
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
-_ROLE = re.compile(r"^[a-z][a-z0-9_]*$")
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 
 
 class ProfileError(Exception):
@@ -170,7 +152,8 @@ class Profile:
         tls = conn.tls
         return {"rate_limit": None if conn.rate_limit is None else f"{conn.rate_limit:g}/s",
                 # Header values may be gateway keys: only the names are shown.
-                "headers": {name: MASK for name in conn.headers},
+                "headers": {name: MASK if is_secret_header(name) else value
+                            for name, value in conn.headers.items()},
                 "proxy": conn.proxy and _without_userinfo(conn.proxy),
                 "tls": {"verify": tls.verify,
                         "ca_bundle": tls.ca_bundle and str(tls.ca_bundle),
@@ -235,7 +218,12 @@ def _known_placeholders() -> str:
 
 def load_profile(path: Path, env: Mapping[str, str] = os.environ,
                  base_url: str | None = None) -> Profile:
-    """Read, substitute and validate a profile; ``base_url`` (``--base-url``) wins over the file."""
+    """Read, substitute and validate a profile; ``base_url`` (``--base-url``) wins over the file.
+
+    The order: YAML, ``${VAR}`` substitution, the secrets registered with the redactor, strings
+    from the environment read as the numbers and booleans the schema expects, the JSON Schema
+    (specs/profile.schema.json), then what a schema cannot say (_Builder).
+    """
     path = Path(path)
     where = f"profile {path}"
     try:
@@ -250,8 +238,90 @@ def load_profile(path: Path, env: Mapping[str, str] = os.environ,
         raise ProfileError(f"{where}: not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{where}: expected a mapping with sections target, auth, program, "
-                           f"customers…, got {_describe(data)}")
-    return _Parser(where, env).profile(data, path, base_url)
+                           f"customers…, got {describe(data)}")
+    data = _without_nulls(data)  # an empty key or section means absent, as in the examples
+    target = data.get("target")
+    if base_url is not None and isinstance(target, dict | None):
+        # The file's base_url is not used: a variable it mentions need not be set. A stand-in
+        # satisfies the schema; the override itself is checked as --base-url.
+        data["target"] = {**(target or {}), "base_url": _OVERRIDDEN}
+    data = _Substitution(where, env).tree(data, ())
+    _register_secrets(data)
+    data = profile_schema.coerce(data)
+    problem = profile_schema.first_problem(data)
+    if problem is not None:
+        raise _fail(where, *problem)
+    return _Builder(where, path).profile(data, base_url)
+
+
+_OVERRIDDEN = "http://base-url.invalid"
+
+
+def _fail(where: str, dotted: str, message: str) -> ProfileError:
+    # Redacted: a secret the user pasted into another key must not reach the terminal.
+    return ProfileError(REDACTOR.text(f"{where}: {dotted}: {message}") or "")
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
+
+
+class _Substitution:
+    """``${NAME}``, ``${NAME:-default}`` and ``$${`` in every string value of the profile."""
+
+    def __init__(self, where: str, env: Mapping[str, str]) -> None:
+        self.where = where
+        self.env = env
+
+    def tree(self, value: Any, path: tuple[Any, ...]) -> Any:
+        if isinstance(value, dict):
+            return {k: self.tree(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.tree(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, str):
+            return self.text(value, dotted(path))
+        return value
+
+    def text(self, value: str, key: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            whole = match.group(0)
+            if whole == "$${":
+                return "${"  # escaped: a literal ${ in a value
+            if match.group(1) is None:
+                raise _fail(self.where, key, "malformed ${…} reference; expected ${NAME} or "
+                                             "${NAME:-default}")
+            name, default = match.group(1), match.group(2)
+            found = self.env.get(name)
+            if default is not None:
+                return found if found else default  # shell semantics: unset or empty
+            if found is None:
+                raise _fail(self.where, key, f"environment variable {name} is not set "
+                                             f"(write ${{{name}:-default}} to give a default)")
+            return found
+
+        return _VAR.sub(replace, value)
+
+
+def _register_secrets(data: dict[str, Any]) -> None:
+    # Before anything can fail or print, so that no later message carries them.
+    auth = data.get("auth")
+    if isinstance(auth, dict):
+        username = auth.get("username")
+        for key in ("password", "ui_token"):
+            secret = auth.get(key)
+            if isinstance(secret, str) and secret.strip():
+                REDACTOR.add(secret, username=username if isinstance(username, str) else None)
+    target = data.get("target")
+    headers = target.get("headers") if isinstance(target, dict) else None
+    if isinstance(headers, dict):
+        # A header the profile adds is often a gateway key: such a value (by the header's
+        # name) is masked like a password; X-Env: staging stays readable.
+        for name, value in headers.items():
+            if isinstance(name, str) and is_secret_header(name) and isinstance(value, str) \
+                    and value.strip():
+                REDACTOR.add(value.strip())
 
 
 # --- YAML -------------------------------------------------------------------------------------
@@ -290,121 +360,50 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 # --- validation -------------------------------------------------------------------------------
 
-def _describe(value: Any, *, secret: bool = False) -> str:
-    """How a bad value is shown in an error; secrets only by their kind."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "a boolean" if secret else str(value).lower()
-    if isinstance(value, int | float):
-        return "a number" if secret else str(value)
-    if isinstance(value, str):
-        return "a string" if secret else f'"{value}"'
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
 
+class _Builder:
+    """A schema-valid profile into a Profile: URLs, hook templates, files, cross-key rules."""
 
-class _Parser:
-    """Turns the raw YAML mapping into a Profile; every error names the dotted key."""
-
-    def __init__(self, where: str, env: Mapping[str, str]) -> None:
+    def __init__(self, where: str, path: Path) -> None:
         self.where = where
-        self.env = env
+        self.path = path
 
     def fail(self, key: str, message: str) -> ProfileError:
-        # Redacted: a secret the user pasted into another key must not reach the terminal.
-        return ProfileError(REDACTOR.text(f"{self.where}: {key}: {message}") or "")
+        return _fail(self.where, key, message)
 
-    # env substitution happens per value when it is read, so a key that is never used (target
-    # base_url under --base-url) cannot fail for a variable it mentions.
-    def substitute(self, key: str, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-
-        def replace(match: re.Match[str]) -> str:
-            whole = match.group(0)
-            if whole == "$${":
-                return "${"  # escaped: a literal ${ in a value
-            if match.group(1) is None:
-                raise self.fail(key, "malformed ${…} reference; expected ${NAME} or "
-                                     "${NAME:-default}")
-            name, default = match.group(1), match.group(2)
-            found = self.env.get(name)
-            if default is not None:
-                return found if found else default  # shell semantics: unset or empty
-            if found is None:
-                raise self.fail(key, f"environment variable {name} is not set "
-                                     f"(write ${{{name}:-default}} to give a default)")
-            return found
-
-        return _VAR.sub(replace, value)
-
-    def section(self, data: dict, name: str, *, required: bool) -> dict | None:
-        if name not in data or data[name] is None:
-            if required:
-                raise self.fail(name, "required section is missing")
-            return None
-        value = data[name]
-        if not isinstance(value, dict):
-            raise self.fail(name, f"expected a mapping, got {_describe(value)}")
-        allowed = _SECTIONS[name]
-        if allowed is not None:
-            for key in value:
-                if key not in allowed:
-                    raise self.fail(f"{name}.{key}", f"unknown key; expected one of "
-                                                     f"{', '.join(allowed)}")
-        return value
-
-    def raw(self, sec: dict, key: str, dotted: str, *, required: bool) -> Any:
-        value = self.substitute(dotted, sec.get(key))
-        if value is None and required:
-            raise self.fail(dotted, "required key is missing")
-        return value
-
-    def string(self, sec: dict, key: str, dotted: str, *, required: bool,
-               secret: bool = False, allow_number: bool = False) -> str | None:
-        value = self.raw(sec, key, dotted, required=required)
-        if value is None:
-            return None
-        if allow_number and isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        if not isinstance(value, str):
-            # An unquoted 0123 becomes the number 83 in YAML: never guess a credential.
-            shown = _describe(value, secret=secret)
-            raise self.fail(dotted, f"expected a quoted string, got {shown}")
-        if not value.strip():
-            raise self.fail(dotted, "must not be empty")
-        return value
-
-    def integer(self, sec: dict, key: str, dotted: str, *, default: int | None = None,
-                minimum: int = 1) -> int | None:
-        value = self.raw(sec, key, dotted, required=default is None)
-        if value is None:
-            return default
-        parsed = as_int(value)
-        if parsed is None or parsed < minimum:
-            kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-            raise self.fail(dotted, f"expected {kind}, got {_describe(value)}")
-        return parsed
-
-    def boolean(self, sec: dict, key: str, dotted: str, *, default: bool) -> bool:
-        value = self.raw(sec, key, dotted, required=False)
-        if value is None:
-            return default
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE  # a ${VAR} always arrives as a string
-        raise self.fail(dotted, f"expected true or false, got {_describe(value)}")
+    def profile(self, data: dict[str, Any], base_url: str | None) -> Profile:
+        target = data.get("target") or {}
+        if base_url is not None:
+            base = self.url(base_url, "--base-url")
+        else:
+            base = self.url(target["base_url"], "target.base_url")
+        timeout_s = float(target.get("timeout_s", 10.0))
+        if not math.isfinite(timeout_s):
+            raise self.fail("target.timeout_s", f"expected a positive number of seconds, "
+                                                f"got {describe(target['timeout_s'])}")
+        otp, balance, clock = data.get("otp"), data.get("balance"), data.get("clock")
+        return Profile(
+            base_url=base, timeout_s=timeout_s, auth=self.auth(data["auth"]),
+            program=self.program(data["program"]),
+            customers={role: Identifier(key, value.strip()) for role, entry in
+                       data["customers"].items() for key, value in entry.items()},
+            groups={name: Group(entry["id"].strip()) for name, entry in
+                    (data.get("groups") or {}).items()},
+            otp=None if otp is None else self.otp(otp),
+            balance_url=None if balance is None else self.template(balance["url"], "balance.url",
+                                                                   is_url=True),
+            clock_url=None if clock is None else self.template(clock["url"], "clock.url",
+                                                               is_url=True),
+            budget_max_points=(data.get("budget") or {}).get("max_points", 5000),
+            connection=self.connection(target),
+            path=self.path,
+        )
 
     def url(self, value: str, dotted: str) -> str:
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self.fail(dotted, f"expected an http:// or https:// URL with a host, "
-                                    f"got {_describe(value)}")
+                                    f"got {describe(value)}")
         if parts.username is not None or parts.password is not None:
             raise self.fail(dotted, "must not carry credentials; put them in auth.username and "
                                     "auth.password")
@@ -413,7 +412,7 @@ class _Parser:
         try:
             parts.port  # noqa: B018 - raises on a malformed port
         except ValueError:
-            raise self.fail(dotted, f"malformed port in {_describe(value)}") from None
+            raise self.fail(dotted, f"malformed port in {describe(value)}") from None
         return value.strip().rstrip("/")
 
     def template(self, value: str, dotted: str, *, is_url: bool) -> str:
@@ -442,217 +441,69 @@ class _Parser:
                 raise self.fail(dotted, "must not be empty")
         return value
 
-    # --- sections -----------------------------------------------------------------------------
-
-    def profile(self, data: dict, path: Path, base_url: str | None) -> Profile:
-        for key in data:
-            if key not in _SECTIONS:
-                raise self.fail(str(key), f"unknown top-level key; expected one of "
-                                          f"{', '.join(_SECTIONS)}")
-        target = self.section(data, "target", required=base_url is None) or {}
-        if base_url is not None:
-            base = self.url(base_url, "--base-url")
-        else:
-            raw_base = self.string(target, "base_url", "target.base_url", required=True)
-            base = self.url(raw_base or "", "target.base_url")
-        timeout = self.raw(target, "timeout_s", "target.timeout_s", required=False)
-        timeout_s = 10.0 if timeout is None else _as_number(timeout)
-        if timeout_s is None or not math.isfinite(timeout_s) or timeout_s <= 0:
-            raise self.fail("target.timeout_s", f"expected a positive number of seconds, "
-                                                f"got {_describe(timeout)}")
-        connection = self.connection(target, path)
-        auth = self.auth(self.section(data, "auth", required=True) or {})
-        program = self.program(self.section(data, "program", required=True) or {})
-        customers = self.customers(self.section(data, "customers", required=True) or {})
-        groups = self.groups(self.section(data, "groups", required=False) or {})
-        otp = self.otp(self.section(data, "otp", required=False))
-        balance = self.section(data, "balance", required=False)
-        clock = self.section(data, "clock", required=False)
-        budget = self.section(data, "budget", required=False) or {}
-        return Profile(
-            base_url=base, timeout_s=float(timeout_s), auth=auth, program=program,
-            customers=customers, groups=groups, otp=otp,
-            balance_url=self.hook_url(balance, "balance"),
-            clock_url=self.hook_url(clock, "clock"),
-            budget_max_points=self.integer(budget, "max_points", "budget.max_points",
-                                           default=5000) or 5000,
-            connection=connection,
-            path=path,
-        )
-
-    def connection(self, target: dict, path: Path) -> Connection:
-        rate_raw = self.raw(target, "rate_limit", "target.rate_limit", required=False)
+    def connection(self, target: dict[str, Any]) -> Connection:
+        rate_raw = target.get("rate_limit")
         rate = None if rate_raw is None else parse_rate(rate_raw)
-        if rate_raw is not None and rate is None:
+        if rate_raw is not None and rate is None:  # "0/s": the form is right, the rate is not
             raise self.fail("target.rate_limit", f"expected calls per second such as 20/s, "
-                                                 f"got {_describe(rate_raw)}")
-        headers_raw = target.get("headers") or {}
-        if not isinstance(headers_raw, dict):
-            raise self.fail("target.headers", f"expected a mapping of header names to "
-                                              f"values, got {_describe(headers_raw)}")
-        headers: dict[str, str] = {}
-        for name in headers_raw:
-            dotted = f"target.headers.{name}"
-            if not isinstance(name, str) or not _HEADER_NAME.match(name):
-                raise self.fail(dotted, "not a valid HTTP header name")
-            text = self.string(headers_raw, name, dotted, required=True, secret=True,
-                               allow_number=True) or ""
-            if "\r" in text or "\n" in text:
-                raise self.fail(dotted, "a header value must be one line")
-            headers[name] = text
-        proxy_raw = self.string(target, "proxy", "target.proxy", required=False)
-        proxy = None
-        if proxy_raw is not None:
-            parts = urlsplit(proxy_raw.strip())
+                                                 f"got {describe(rate_raw)}")
+        headers = dict(target.get("headers") or {})
+        for name, value in headers.items():
+            if "\r" in value or "\n" in value:
+                raise self.fail(f"target.headers.{name}", "a header value must be one line")
+        proxy = target.get("proxy")
+        if proxy is not None:
+            proxy = proxy.strip()
+            parts = urlsplit(proxy)
             if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
                 raise self.fail("target.proxy", f"expected a proxy URL such as "
-                                                f"http://host:3128, got {_describe(proxy_raw)}")
-            proxy = proxy_raw.strip()
+                                                f"http://host:3128, got {describe(proxy)}")
         tls_raw = target.get("tls")
         tls = Tls()
         if tls_raw is not None:
-            if not isinstance(tls_raw, dict):
-                raise self.fail("target.tls", f"expected a mapping, got {_describe(tls_raw)}")
-            for key in tls_raw:
-                if key not in ("verify", "ca_bundle", "client_cert", "client_key"):
-                    raise self.fail(f"target.tls.{key}", "unknown key; expected one of verify, "
-                                                         "ca_bundle, client_cert, client_key")
             files = {}
             for key in ("ca_bundle", "client_cert", "client_key"):
-                text = self.string(tls_raw, key, f"target.tls.{key}", required=False)
-                if text is None:
+                if key not in tls_raw:
                     continue
-                file = Path(text).expanduser()
+                file = Path(tls_raw[key]).expanduser()
                 if not file.is_absolute():
-                    file = path.parent / file  # relative to the profile, as a user expects
+                    file = self.path.parent / file  # relative to the profile, as a user expects
                 if not file.is_file():
                     raise self.fail(f"target.tls.{key}", f"no such file: {file}")
                 files[key] = file
             if "client_key" in files and "client_cert" not in files:
                 raise self.fail("target.tls.client_key", "needs target.tls.client_cert")
-            tls = Tls(verify=self.boolean(tls_raw, "verify", "target.tls.verify", default=True),
-                      **files)
-        return Connection(rate_limit=rate, headers=headers, proxy=proxy,
-                          tls=tls)
+            tls = Tls(verify=tls_raw.get("verify", True), **files)
+        return Connection(rate_limit=rate, headers=headers, proxy=proxy, tls=tls)
 
-    def auth(self, sec: dict) -> Auth:
-        username = self.string(sec, "username", "auth.username", required=True) or ""
-        password = self.string(sec, "password", "auth.password", required=True,
-                               secret=True) or ""
-        # Registered before anything else can fail or print, so no later message carries them.
-        REDACTOR.add(password, username=username)
-        ui_token = self.string(sec, "ui_token", "auth.ui_token", required=False, secret=True)
-        REDACTOR.add(ui_token)
-        return Auth(
-            username=username, password=password,
-            password_md5=self.boolean(sec, "password_md5", "auth.password_md5", default=False),
-            org_id=self.string(sec, "org_id", "auth.org_id", required=False, allow_number=True),
-            ui_token=ui_token,
-        )
+    def auth(self, sec: dict[str, Any]) -> Auth:
+        return Auth(username=sec["username"], password=sec["password"],
+                    password_md5=sec.get("password_md5", False), org_id=sec.get("org_id"),
+                    ui_token=sec.get("ui_token"))
 
-    def program(self, sec: dict) -> Program:
-        raw_id = self.raw(sec, "id", "program.id", required=False)
-        program_id = None if raw_id is None else as_int(raw_id)
-        if raw_id is not None and (program_id is None or program_id < 0):
-            raise self.fail("program.id", f"expected an integer, got {_describe(raw_id)}")
-        multiple = self.integer(sec, "points_multiple", "program.points_multiple") or 1
-        min_redeem = self.integer(sec, "min_redeem", "program.min_redeem") or 1
-        max_redeem = self.integer(sec, "max_redeem", "program.max_redeem") or 1
-        if max_redeem < min_redeem:
-            raise self.fail("program.max_redeem", f"must be at least min_redeem ({min_redeem}), "
-                                                  f"got {max_redeem}")
-        return Program(
-            id=program_id, points_multiple=multiple, min_redeem=min_redeem,
-            max_redeem=max_redeem,
-            otp_validity_s=self.integer(sec, "otp_validity_s", "program.otp_validity_s",
-                                        default=900) or 900,
-            reversal_enabled=self.boolean(sec, "reversal_enabled", "program.reversal_enabled",
-                                          default=True),
-        )
+    def program(self, sec: dict[str, Any]) -> Program:
+        if sec["max_redeem"] < sec["min_redeem"]:
+            raise self.fail("program.max_redeem", f"must be at least min_redeem "
+                                                  f"({sec['min_redeem']}), got {sec['max_redeem']}")
+        return Program(id=sec.get("id"), points_multiple=sec["points_multiple"],
+                       min_redeem=sec["min_redeem"], max_redeem=sec["max_redeem"],
+                       otp_validity_s=sec.get("otp_validity_s", 900),
+                       reversal_enabled=sec.get("reversal_enabled", True))
 
-    def customers(self, sec: dict) -> dict[str, Identifier]:
-        for role in REQUIRED_ROLES:
-            if sec.get(role) is None:
-                raise self.fail(f"customers.{role}", "required role is missing")
-        customers: dict[str, Identifier] = {}
-        for role, entry in sec.items():
-            dotted = f"customers.{role}"
-            if not isinstance(role, str) or not _ROLE.match(role):
-                raise self.fail(dotted, "a role name is lower-case letters, digits and _")
-            if entry is None:
-                continue  # an optional role left empty: its scenarios are skipped
-            if not isinstance(entry, dict):
-                raise self.fail(dotted, f"expected one identifier such as "
-                                        f'{{mobile: "447700900001"}}, got {_describe(entry)}')
-            if len(entry) != 1:
-                raise self.fail(dotted, f"expected exactly one identifier, got {len(entry)} "
-                                        f"({', '.join(map(str, entry)) or 'none'})")
-            ((key, _),) = entry.items()
-            if key not in IDENTIFIER_KEYS:
-                raise self.fail(f"{dotted}.{key}", f"unknown identifier; expected one of "
-                                                   f"{', '.join(IDENTIFIER_KEYS)}")
-            value = self.string(entry, key, f"{dotted}.{key}", required=True, allow_number=True)
-            customers[role] = Identifier(key, (value or "").strip())
-        return customers
-
-    def groups(self, sec: dict) -> dict[str, Group]:
-        groups: dict[str, Group] = {}
-        for name, entry in sec.items():
-            dotted = f"groups.{name}"
-            if not isinstance(name, str) or not _ROLE.match(name):
-                raise self.fail(dotted, "a group name is lower-case letters, digits and _")
-            if not isinstance(entry, dict):
-                raise self.fail(dotted, f'expected a mapping such as {{id: "2626"}}, '
-                                        f"got {_describe(entry)}")
-            for key in entry:
-                if key != "id":
-                    raise self.fail(f"{dotted}.{key}", "unknown key; expected id")
-            group_id = self.string(entry, "id", f"{dotted}.id", required=True, allow_number=True)
-            groups[name] = Group((group_id or "").strip())
-        return groups
-
-    def otp(self, sec: dict | None) -> OtpConfig | None:
-        if sec is None:
-            return None  # no code source: OTP-dependent scenarios are skipped with a reason
-        source = self.string(sec, "source", "otp.source", required=True) or ""
-        if source not in OTP_SOURCES:
-            raise self.fail("otp.source", f"expected one of {' | '.join(OTP_SOURCES)}, "
-                                          f"got {_describe(source)}")
+    def otp(self, sec: dict[str, Any]) -> OtpConfig:
+        source = sec["source"]
         companion = OTP_SOURCES[source]
         for key in ("url", "code", "command"):
-            if key != companion and sec.get(key) is not None:
+            if key != companion and key in sec:
                 # A leftover alternative would look configured while being ignored.
                 raise self.fail(f"otp.{key}", f"not used when otp.source is {source}; "
                                               f"remove it or comment it out")
-        values: dict[str, str | None] = {}
-        if companion is not None:
-            dotted = f"otp.{companion}"
-            if sec.get(companion) is None:
-                raise self.fail(dotted, f"required when otp.source is {source}")
-            value = self.string(sec, companion, dotted, required=True, secret=companion == "code")
-            if companion == "url":
-                value = self.template(value or "", dotted, is_url=True)
-            elif companion == "command":
-                value = self.template(value or "", dotted, is_url=False)
-            values[companion] = value
-        return OtpConfig(source=source, **values)
-
-    def hook_url(self, sec: dict | None, name: str) -> str | None:
-        if sec is None:
-            return None
-        dotted = f"{name}.url"
-        value = self.string(sec, "url", dotted, required=True) or ""
-        return self.template(value, dotted, is_url=True)
-
-
-def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+        if companion is None:
+            return OtpConfig(source=source)
+        dotted = f"otp.{companion}"
+        if companion not in sec:
+            raise self.fail(dotted, f"required when otp.source is {source}")
+        value = sec[companion]
+        if companion != "code":
+            value = self.template(value, dotted, is_url=companion == "url")
+        return OtpConfig(source=source, **{companion: value})

@@ -62,7 +62,9 @@ class OperationSpec:
     fields: tuple[Field, ...]
 
 
+@cache
 def _doc() -> dict:
+    """The combined lenient document, built once: it is only read here."""
     return openapi.load_combined()
 
 

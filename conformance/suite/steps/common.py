@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import pytest
 
 from conformance.specs import catalog
 from conformance.target import bodies
-from conformance.target.client import MUTATIONS_REFUSED, MutationRefused, exchange_id
+from conformance.target.client import MUTATIONS_REFUSED, MutationRefused
 
 if TYPE_CHECKING:
     from conformance.suite.plugin import RunState
@@ -29,20 +29,31 @@ class Answer:
     status: int
     body: Any
     codes: list[int]
-    exchange_id: str | None = None  # the recorded exchange it came in (client.exchange_id)
+    # The exchange in the test's evidence that carried this answer (see ``answer_of``)
+    evidence: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def code(self) -> int | None:
         return self.codes[0] if self.codes else None
 
 
-def v2_answer(response: Any) -> Answer:
+def answer_of(pc: RunState | None, response: Any, body: Any, codes: list[int]) -> Answer:
+    """An Answer tied to the exchange that carried it, so a failed check can mark it decisive."""
+    exchange_id = getattr(response, "exchange_id", None)
+    item = None
+    if pc is not None and exchange_id is not None:
+        item = next((entry for entry in reversed(pc.evidence)
+                     if entry.get("id") == exchange_id), None)
+    return Answer(response.status_code, body, codes, item)
+
+
+def v2_answer(response: Any, pc: RunState | None = None) -> Answer:
     """A v2 (JSON) response as an Answer: its codes are those in errors[]/warnings[]."""
     try:
         body = response.json()
     except ValueError:
         body = None
-    return Answer(response.status_code, body, bodies.v2_codes(body), exchange_id(response))
+    return answer_of(pc, response, body, bodies.v2_codes(body))
 
 
 def rows(answer: Answer) -> list[dict]:
@@ -63,41 +74,38 @@ def note(pc: RunState, text: str) -> None:
     pc.evidence.append({"kind": "note", "text": text})
 
 
-class AnswerRefused(AssertionError):
-    """A failed expectation about one answer, naming its exchange and how it was judged.
+def mark_decisive(*answers: Answer | None, check: dict[str, Any] | None = None,
+                  message: str = "") -> None:
+    """Mark the exchanges of ``answers`` as the ones that decided a failure (the report opens
+    them and collapses the rest).
 
-    The plugin marks that exchange in the evidence (``decided``), so that `replay` can send the
-    call again and judge the new answer by the same rule.
+    ``check`` says how the answer was judged, as data (``refused_check``): it goes next to the
+    mark as ``decided`` with the failure's ``message``, so that `replay` can send the call again
+    and judge the new answer by the same rule. Without it the answer is marked decisive only.
     """
+    for item in answers:
+        if item is None or item.evidence is None:
+            continue
+        item.evidence["decisive"] = True
+        if check is not None:
+            item.evidence["decided"] = {**check, "message": message}
 
-    def __init__(self, message: str, *, exchange: str, check: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.exchange = exchange
-        self.check = check
 
+def expect(condition: bool, expected: str, received: str, *,
+           answer: Answer | None = None, check: dict[str, Any] | None = None,
+           **balances: int | None) -> None:
+    """Fail with what was expected, what came back and the balances, when ``condition`` is false.
 
-def _message(expected: str, received: str, balances: dict[str, int | None]) -> str:
+    ``answer`` is the answer the condition judged: its exchange is marked decisive, and with
+    ``check`` (how the condition judged it) also ``decided``.
+    """
+    if condition:
+        return
     lines = [f"expected: {expected}", f"received: {received}"]
     lines += [f"{name.replace('_', ' ')}: {value}" for name, value in balances.items()]
-    return "\n".join(lines)
-
-
-def expect(condition: bool, expected: str, received: str, **balances: int | None) -> None:
-    """Fail with what was expected, what came back and the balances, when ``condition`` is false."""
-    if condition:
-        return
-    raise AssertionError(_message(expected, received, balances))
-
-
-def expect_answer(condition: bool, answer: Answer, check: dict[str, Any], expected: str,
-                  received: str, **balances: int | None) -> None:
-    """``expect`` about one answer; the failure names the answer's exchange and ``check``."""
-    if condition:
-        return
-    message = _message(expected, received, balances)
-    if answer.exchange_id is None:
-        raise AssertionError(message)
-    raise AnswerRefused(message, exchange=answer.exchange_id, check=check)
+    message = "\n".join(lines)
+    mark_decisive(answer, check=check, message=message)
+    raise AssertionError(message)
 
 
 def received(answer: Answer) -> str:
@@ -126,9 +134,9 @@ def expect_refused(what: str, answer: Answer, accepted: Collection[int], *,
     wanted = " or ".join(str(c) for c in accepted)
     if http_4xx:
         wanted += " or an HTTP 4xx other than 401"
-    expect_answer(refused_with_code(answer, accepted, http_4xx=http_4xx), answer,
-                  refused_check(accepted, http_4xx=http_4xx, code=code),
-                  f"{what} refused with {wanted}", f"{what}: {received(answer)}", **balances)
+    expect(refused_with_code(answer, accepted, http_4xx=http_4xx),
+           f"{what} refused with {wanted}", f"{what}: {received(answer)}", answer=answer,
+           check=refused_check(accepted, http_4xx=http_4xx, code=code), **balances)
 
 
 REFUSED = "refused with a documented code"

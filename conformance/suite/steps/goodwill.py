@@ -98,7 +98,7 @@ def goodwill_response(pc: RunState, document: Any, *, headers: dict[str, str] | 
 def goodwill_request(pc: RunState, document: Any, *, headers: dict[str, str] | None = None,
                      what: str = "goodwill-points request") -> Answer:
     """goodwill_response, read as an Answer."""
-    return v2_answer(goodwill_response(pc, document, headers=headers, what=what))
+    return v2_answer(goodwill_response(pc, document, headers=headers, what=what), pc)
 
 
 def goodwill_data(answer: Answer) -> dict:

@@ -15,14 +15,14 @@ import pytest
 from conformance.checks import judge
 from conformance.suite.steps.common import (
     Answer,
-    expect_answer,
+    answer_of,
+    expect,
     expect_refused,
     identifier,
     note,
     refused_check,
 )
 from conformance.target import bodies, spending
-from conformance.target.client import exchange_id
 
 if TYPE_CHECKING:
     from conformance.suite.plugin import RunState
@@ -58,7 +58,7 @@ def is_redeemable(pc: RunState, role: str, points: int, **extra: Any) -> Answer:
     response = pc.client.request("GET", "/v1.1/points/isredeemable", params=params,
                                  note=f"isredeemable {points} for {role}")
     body = _json(response)
-    return Answer(response.status_code, body, _codes_v11(body), exchange_id(response))
+    return answer_of(pc, response, body, _codes_v11(body))
 
 
 def validation_code(pc: RunState, role: str, points: int, *, fmt: str = "json") -> Answer:
@@ -68,7 +68,7 @@ def validation_code(pc: RunState, role: str, points: int, *, fmt: str = "json") 
         params={ident.key: ident.value, "points": points, "format": fmt},
         note=f"issue a validation code to {role}")
     body = _json(response)
-    return Answer(response.status_code, body, _codes_v11(body), exchange_id(response))
+    return answer_of(pc, response, body, _codes_v11(body))
 
 
 def redeem(pc: RunState, role: str, points: int, code: str | None, *, book: bool = True,
@@ -92,12 +92,12 @@ def redeem(pc: RunState, role: str, points: int, code: str | None, *, book: bool
                                  json={"root": {"redeem": [entry]}},
                                  note=f"redeem {points} for {role}")
     body = _json(response)
-    answer = Answer(response.status_code, body, _codes_v11(body), exchange_id(response))
+    result = answer_of(pc, response, body, _codes_v11(body))
     block = bodies.redeemed_block(body) or {}
-    if answer.code == 800 and block.get("redemption_id") not in (None, ""):
+    if result.code == 800 and block.get("redemption_id") not in (None, ""):
         redemption = block["redemption_id"]  # XML carries it as text: the number it names
         pc.undo.redeemed(bodies.as_int(redemption) or redemption, ident, points)
-    return answer
+    return result
 
 
 def redemption_id(answer: Answer) -> Any:
@@ -115,12 +115,12 @@ def reverse(pc: RunState, role: str, redemption: Any, points: int | None) -> Ans
                                  note=f"reverse {points if points is not None else 'all'} of "
                                       f"redemption {redemption}")
     body = _json(response)
-    answer = Answer(response.status_code, body, bodies.v2_codes(body), exchange_id(response))
+    result = answer_of(pc, response, body, bodies.v2_codes(body))
     if isinstance(body, dict) and body.get("reversalId") not in (None, "") and \
             not bodies.v2_refused(body):
         reversed_points = bodies.as_int(body.get("pointsReversed"))
         pc.undo.reversed(redemption, reversed_points if reversed_points is not None else points)
-    return answer
+    return result
 
 
 def reverse_wrongful_redemption(pc: RunState, role: str, answer: Answer) -> None:
@@ -203,6 +203,6 @@ def expect_not_redeemable(what: str, answer: Answer, accepted: Collection[int], 
     """isredeemable refused with an accepted code and not reporting the amount redeemable."""
     expect_refused(what, answer, accepted, http_4xx=http_4xx, **balances)
     flag = redeemable_flag(answer)
-    expect_answer(flag is not True, answer,
-                  refused_check(accepted, http_4xx=http_4xx, not_redeemable=True),
-                  f"{what}: is_redeemable false", f"{what}: is_redeemable {flag}", **balances)
+    expect(flag is not True, f"{what}: is_redeemable false", f"{what}: is_redeemable {flag}",
+           answer=answer, check=refused_check(accepted, http_4xx=http_4xx, not_redeemable=True),
+           **balances)

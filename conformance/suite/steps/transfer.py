@@ -224,7 +224,7 @@ def transfer_check(pc: RunState, source: str, destination: str, points: int, *,
         "POST", TRANSFER_CHECK_PATH, json=body,
         note=what or f"isTransferrable {points} {source} -> {destination}"
                      f"{' (issueOtp)' if issue_otp else ''}")
-    return v2_answer(response)
+    return v2_answer(response, pc)
 
 
 def transfer(pc: RunState, source: str, destination: str, points: int, code: str, *,
@@ -234,7 +234,7 @@ def transfer(pc: RunState, source: str, destination: str, points: int, code: str
     pc.budget.spend(max(points, 0), what)  # 0 or a negative amount can take nothing
     body = transfer_body(pc, source, destination, points)
     body.update(notes="points-conformance scenario", code=code)
-    return v2_answer(pc.client.request("POST", TRANSFER_PATH, json=body, note=what))
+    return v2_answer(pc.client.request("POST", TRANSFER_PATH, json=body, note=what), pc)
 
 
 def transfer_back(pc: RunState, source: str, destination: str, points: int) -> None:
@@ -268,7 +268,7 @@ def history(pc: RunState, role: str) -> Answer:
     if pc.profile.program.id is not None:
         params["programId"] = pc.profile.program.id
     return v2_answer(pc.client.request("GET", TRANSFER_PATH, params=params,
-                                       note=f"transfer history of {role}"))
+                                       note=f"transfer history of {role}"), pc)
 
 
 # --- group transfers --------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def group_check(pc: RunState, group_id: str, role: str, points: int) -> Answer:
     body = _group_body(pc, group_entity(group_id), entity(pc, role), role, points)
     return v2_answer(pc.client.request("POST", GROUP_CHECK_PATH, json=body,
                                        note=f"userGroup2 isTransferrable {points} group "
-                                            f"{group_id} -> {role}"))
+                                            f"{group_id} -> {role}"), pc)
 
 
 def group_transfer(pc: RunState, from_entity: dict, to_entity: dict, actor: str, points: int,
@@ -299,4 +299,4 @@ def group_transfer(pc: RunState, from_entity: dict, to_entity: dict, actor: str,
     """POST userGroup2/transfer; the points are booked against the budget before the call."""
     pc.budget.spend(points, what)
     body = _group_body(pc, from_entity, to_entity, actor, points)
-    return v2_answer(pc.client.request("POST", GROUP_TRANSFER_PATH, json=body, note=what))
+    return v2_answer(pc.client.request("POST", GROUP_TRANSFER_PATH, json=body, note=what), pc)
