@@ -63,6 +63,11 @@ def test_the_failing_answer_is_marked_with_the_check_that_judged_it(multiple_rep
     assert decided[0]["decided"]["accepted"] == [807]
     # One marking: the exchange the report opens is the one replay sends again.
     assert [e for e in row["evidence"] if e.get("decisive")] == decided
+    # ... and results.json cannot carry `decided` on an exchange that is not decisive.
+    del decided[0]["decisive"]
+    with pytest.raises(jsonschema.ValidationError) as refused:
+        jsonschema.validate(data, results.schema())
+    assert "dependentRequired" in {error.validator for error in refused.value.context}
     assert "/v1.1/points/isredeemable" in decided[0]["url"]
     logged = [json.loads(line) for line in
               (multiple_report / "exchanges.ndjson").read_text().splitlines()]
@@ -78,6 +83,13 @@ def test_a_scenario_failure_is_fixed_on_a_clean_server(multiple_report):
     fixed = _lines(result, "FIXED")
     assert len(fixed) == 1 and "RDM-03" in fixed[0] and "807" in fixed[0]
     assert "replayed 1: 1 fixed, 0 still failing, 0 changed" in result.stdout
+
+
+def test_without_profile_the_run_s_own_profile_gives_the_credentials(multiple_report):
+    with server.run_in_thread() as clean:
+        result = run_cli("replay", str(multiple_report), "--base-url", clean.base_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(_lines(result, "FIXED")) == 1
 
 
 def test_a_scenario_failure_still_fails_on_a_server_with_the_same_fault(multiple_report):
