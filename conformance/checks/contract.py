@@ -19,6 +19,7 @@ from conformance.specs import catalog, openapi
 from conformance.target import bodies
 from conformance.target.client import capped_body
 from conformance.target.redaction import REDACTOR
+from conformance.target.throttle import THROTTLE_KEY, Throttle
 
 # Built-in checks that fit a target which may legitimately refuse any business request
 # (DC-11): positive_data_acceptance and the resource-lifecycle checks do not.
@@ -68,12 +69,20 @@ FRAMING_HEADERS = frozenset({"transfer-encoding", "content-length", "host", "con
 
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
-    """Read every fuzzed answer under the client's body cap (a 50 MB answer is not read), and
-    send no generated header that frames the message (FRAMING_HEADERS)."""
+    """Read every fuzzed answer under the client's body cap (a 50 MB answer is not read), send
+    no generated header that frames the message (FRAMING_HEADERS), and wait out a 429
+    (target.throttle)."""
     if _ours(case):
         kwargs.setdefault("hooks", {"response": [capped_body]})
         for name in [n for n in (case.headers or {}) if n.lower() in FRAMING_HEADERS]:
             del case.headers[name]
+        throttle = Throttle.named(case.operation.schema.raw_schema["info"].get(THROTTLE_KEY))
+        if throttle is not None:
+            # A 429 waited out before the answer is judged; the rate limit's slot (taken by
+            # fuzz.Pacer as the transport sends) released when the answer comes
+            hooks = dict(kwargs["hooks"])
+            hooks["response"] = [throttle.hook(), *hooks.get("response", ())]
+            kwargs["hooks"] = hooks
 
 
 # --- custom checks ----------------------------------------------------------------------------
