@@ -391,8 +391,11 @@ class TargetClient:
         prepared = session.prepare_request(requests.Request(
             method=method, url=url, headers=headers, files=files, data=data, json=json,
             params=params, auth=effective_auth, cookies=cookies, hooks=hooks))
-        settings = session.merge_environment_settings(prepared.url, proxies or {}, True, verify,
-                                                      cert)
+        # verify given, never None: requests would let REQUESTS_CA_BUNDLE replace the CA
+        # bundle the profile or --tls-verify names (it does only for True)
+        settings = session.merge_environment_settings(
+            prepared.url, proxies or {}, True, session.verify if verify is None else verify,
+            cert)
         settings["stream"] = True  # the body is read below, under the size cap
         # The rate limit holds for API calls, not for the hooks; a 429 is waited out and the
         # call sent again before the answer comes back here
