@@ -268,7 +268,7 @@ def _run(options: RunOptions, report_dir: Path) -> int:
     for line in _why_not_conformant(result) or _why_incomplete(result):
         print(line)
     if result.throttling is not None and result.throttling.get("answers_429"):
-        print(ThrottleCounts(**result.throttling).line())
+        print(ThrottleCounts.from_json(result.throttling).line())
     print(f"report: {report_dir / 'index.html'}")
     return result.exit_code
 

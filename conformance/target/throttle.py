@@ -142,6 +142,11 @@ class ThrottleCounts:
                               self.calls_throttled + other.calls_throttled,
                               self.calls_given_up + other.calls_given_up)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ThrottleCounts:
+        """The counts of results.json's ``throttling`` (which also names the rate limit)."""
+        return cls(data["answers_429"], data["calls_throttled"], data["calls_given_up"])
+
     def to_json(self) -> dict[str, int]:
         return {"answers_429": self.answers_429, "calls_throttled": self.calls_throttled,
                 "calls_given_up": self.calls_given_up}
@@ -223,6 +228,7 @@ class Throttle:
                 self.release(slot)
             return self.on_response(response, **kwargs)
 
+        on_answer.throttle = self  # type: ignore[attr-defined]  # whose hook it is
         return on_answer
 
     def on_response(self, response: requests.Response, *args: Any, **kwargs: Any
