@@ -197,10 +197,10 @@ def test_throttling_that_never_ends_leaves_the_requirement_unverified(cli, tmp_p
     with server.run_in_thread() as reference, \
             gateway(reference.base_url, refuse) as (url, arrivals):
         result = cli("run", "--base-url", url, "--profile", str(REFERENCE_PROFILE),
-                     "--suite", "scenarios", "--only", "RDM-01",
+                     "--suite", "scenarios", "--only", "OTP-01",
                      "--report-dir", str(tmp_path / "r"))
     data = _results(tmp_path / "r")
-    row = next(r for r in data["requirements"] if r["id"] == "RDM-01")
+    row = next(r for r in data["requirements"] if r["id"] == "OTP-01")
     assert (row["status"], data["verdict"], result.returncode) == ("skipped", "incomplete", 4)
     assert row["reason"].startswith("throttled: ")
     assert "still 429 Too Many Requests after 6 tries" in row["reason"]
