@@ -45,7 +45,7 @@ from conformance.checks.fuzz import (
 from conformance.core import astguard, interrupt
 from conformance.target.client import capped_body
 from conformance.target.redaction import REDACTOR
-from conformance.target.throttle import Throttle
+from conformance.target.throttle import Throttle, Throttled
 
 REQ_ID = "CON-08"
 LABEL = "link walk"
@@ -84,7 +84,7 @@ class _Walk:
         try:
             response = case.call(session=self.session, timeout=self.settings.timeout_s,
                                  max_redirects=0, hooks={"response": [capped_body]})
-        except requests.RequestException as exc:
+        except (requests.RequestException, Throttled) as exc:
             self.outcome.add_error(LABEL, REDACTOR.text(f"{case.operation.label}: {exc}") or "")
             return None
         self.outcome.operations[LABEL] = self.outcome.operations.get(LABEL, 0) + 1
