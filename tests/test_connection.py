@@ -4,6 +4,7 @@ servers."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import ssl
@@ -210,7 +211,9 @@ def test_throttling_that_never_ends_leaves_the_requirement_unverified(cli, tmp_p
 def test_header_and_proxy_are_used_on_both_paths(cli, tmp_path):
     with server.run_in_thread() as reference, gateway(None) as (proxy, arrivals):
         result = cli("run", "--base-url", reference.base_url, "--profile",
-                     str(REFERENCE_PROFILE), "--proxy", proxy, "--header", "X-Env: staging",
+                     str(REFERENCE_PROFILE), "--proxy",
+                     proxy.replace("http://", "http://relay:pw-proxy-77@"),
+                     "--header", "X-Env: staging",
                      "--header", "X-Gateway-Key: gk-5150", *BOTH_PATHS,
                      "--report-dir", str(tmp_path / "r"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
@@ -219,10 +222,13 @@ def test_header_and_proxy_are_used_on_both_paths(cli, tmp_path):
     assert calls and all(a.target.startswith(reference.base_url + "/") for a in calls)
     assert _paths(calls) == {"ours", "schemathesis"}
     assert all(a.headers.get("X-Env") == "staging" for a in calls)
-    # A header value may be a key: never written anywhere
+    assert all(a.headers.get("Proxy-Authorization") == "Basic "
+               + base64.b64encode(b"relay:pw-proxy-77").decode() for a in calls)
+    # A header value may be a key, a proxy URL may carry a password: never written anywhere
     written = "".join(p.read_text(errors="replace") for p in (tmp_path / "r").iterdir()
-                      if p.is_file())
-    assert "gk-5150" not in written + result.stdout + result.stderr
+                      if p.is_file()) + result.stdout + result.stderr
+    assert "gk-5150" not in written
+    assert "pw-proxy-77" not in written
     assert "X-Gateway-Key" in written  # its name is shown
 
 
