@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*s)?\s*$")
 
@@ -88,7 +89,5 @@ def proxy_secret(proxy: str | None) -> str | None:
     """The password in a proxy URL's userinfo (``http://user:pass@host:3128``), if any."""
     if not proxy:
         return None
-    from urllib.parse import unquote, urlsplit
-
     password = urlsplit(proxy).password
     return unquote(password) if password else None
