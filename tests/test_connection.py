@@ -291,3 +291,12 @@ def test_mutual_tls_passes_with_a_client_certificate_and_aborts_without(cli, pki
                            mutual=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert _results(tmp_path / "2" / "r")["verdict"] == "conformant"
+
+
+def test_tls_verify_false_runs_against_an_untrusted_certificate_and_says_so(cli, pki,
+                                                                            tmp_path):
+    _, result = _https_run(cli, pki, tmp_path, "--tls-verify", "false", "--suite",
+                           "scenarios")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "TLS: the target's certificate is not verified" in result.stdout
+    assert "InsecureRequestWarning" not in result.stdout + result.stderr

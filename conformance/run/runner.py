@@ -222,6 +222,12 @@ def _run(options: RunOptions, report_dir: Path) -> int:
 
     with _target(options) as (base_url, profile):
         loaded = _check_profile(profile, base_url, options)
+        if not loaded.connection.tls.verify:
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            print("TLS: the target's certificate is not verified (--tls-verify false or "
+                  "target.tls.verify: false)")
         # One rate limit and one 429 count for the whole run, the preflight's calls included
         throttle = Throttle(loaded.connection.rate_limit, stale_after=2 * loaded.timeout_s)
         reason = _unusable(loaded, throttle) or _preflight(loaded, options, throttle)

@@ -144,6 +144,10 @@ def pytest_configure(config: pytest.Config) -> None:
         if state is not None and state.answers is not None:
             state.answers.observe(method, path, response, exchange)
 
+    if not profile.connection.tls.verify:
+        # Asked for (--tls-verify false): the run says so once, not with a warning per call
+        config.addinivalue_line("filterwarnings",
+                                "ignore::urllib3.exceptions.InsecureRequestWarning")
     target = client_mod.TargetClient(
         profile, allow_mutations=given.allow_mutations, recorder=recorder, observer=observer,
         throttle=handover.throttle if handover is not None else None)
