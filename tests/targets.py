@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -144,3 +145,84 @@ class Stub:
 def json_reply(status: int, data: object) -> Reply:
     payload = data if isinstance(data, bytes) else json.dumps(data).encode()
     return status, {"Content-Type": "application/json"}, payload
+
+
+class Arrival(NamedTuple):
+    """One request a gateway received: when (time.monotonic()), and what."""
+
+    at: float
+    method: str
+    target: str  # the path, or the absolute URL a forward proxy is asked for
+    headers: dict[str, str]
+
+
+@contextmanager
+def gateway(upstream: str | None,
+            answer: Callable[[int, Arrival], Reply | None] = lambda number, arrival: None
+            ) -> Iterator[tuple[str, list[Arrival]]]:
+    """A loopback gateway recording every request it receives (``arrivals``), answering those
+    ``answer(number, arrival)`` answers itself (number counts from 1) and forwarding the rest:
+    to ``upstream`` + path, or, with ``upstream`` None, as a forward proxy to the absolute URL
+    it is asked for. Yields its URL and the arrivals list."""
+    arrivals: list[Arrival] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            arrival = Arrival(time.monotonic(), self.command, self.path, dict(self.headers))
+            with lock:
+                arrivals.append(arrival)
+                number = len(arrivals)
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else None
+            reply = answer(number, arrival)
+            if reply is None:
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in HOP_HEADERS | {"proxy-connection"}}
+                url = self.path if upstream is None else upstream + self.path
+                with requests.Session() as session:
+                    session.trust_env = False  # no proxy of the environment's in between
+                    forwarded = session.request(self.command, url, data=body, headers=headers,
+                                                allow_redirects=False, timeout=30)
+                reply = (forwarded.status_code,
+                         {k: v for k, v in forwarded.headers.items()
+                          if k.lower() not in HOP_HEADERS}, forwarded.content)
+            status, headers, content = reply
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(content)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(content)
+
+        def __getattr__(self, name: str):
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", arrivals
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most arrivals in any one-second window (closed at both ends)."""
+    times = sorted(times)
+    most, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] > 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most

@@ -19,15 +19,16 @@ from conformance.specs import catalog, openapi
 from conformance.target import bodies
 from conformance.target.client import capped_body
 from conformance.target.redaction import REDACTOR
+from conformance.target.throttle import THROTTLE_KEY, Throttle
 
 # Built-in checks that fit a target which may legitimately refuse any business request
 # (DC-11): positive_data_acceptance and the resource-lifecycle checks do not.
 BUILTIN_CHECKS = {
     "content_type_conformance": "CON-06",
     "response_schema_conformance": "CON-01",
-    "ignored_auth": "CON-07",
 }
 CUSTOM_CHECKS = {
+    "auth_enforced": "CON-07",
     "no_server_error": "CON-04",
     "documented_status": "CON-06",
     "schema_invalid_request_refused": "CON-05",
@@ -68,15 +69,52 @@ FRAMING_HEADERS = frozenset({"transfer-encoding", "content-length", "host", "con
 
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
-    """Read every fuzzed answer under the client's body cap (a 50 MB answer is not read), and
-    send no generated header that frames the message (FRAMING_HEADERS)."""
+    """Read every fuzzed answer under the client's body cap (a 50 MB answer is not read), send
+    no generated header that frames the message (FRAMING_HEADERS), and wait out a 429
+    (target.throttle)."""
     if _ours(case):
         kwargs.setdefault("hooks", {"response": [capped_body]})
         for name in [n for n in (case.headers or {}) if n.lower() in FRAMING_HEADERS]:
             del case.headers[name]
+        throttle = _throttle(case)
+        if throttle is not None:
+            # A 429 waited out before the answer is judged; the rate limit's slot (taken by
+            # fuzz.Pacer as the transport sends) released when the answer comes
+            hooks = dict(kwargs["hooks"])
+            hooks["response"] = [throttle.hook(), *hooks.get("response", ())]
+            kwargs["hooks"] = hooks
+
+
+def _throttle(case) -> Throttle | None:
+    return Throttle.named(case.operation.schema.raw_schema["info"].get(THROTTLE_KEY))
+
+
+def _throttle_own_calls(ctx, case) -> None:
+    """Let the calls a check sends itself (schemathesis's probes without credentials, its
+    content-type control) wait out a 429 too: they take the engine's transport arguments,
+    never passing before_call, and a 429 there would read as the check's failure."""
+    throttle = _throttle(case)
+    kwargs = getattr(getattr(ctx, "internals", None), "transport_kwargs", None)
+    if throttle is None or not isinstance(kwargs, dict):
+        return
+    hooks = dict(kwargs.get("hooks") or {})
+    response_hooks = list(hooks.get("response") or ())
+    if not any(getattr(hook, "throttle", None) is throttle for hook in response_hooks):
+        hooks["response"] = [throttle.hook(), *response_hooks]
+        kwargs["hooks"] = hooks
 
 
 # --- custom checks ----------------------------------------------------------------------------
+
+@schemathesis.check
+def auth_enforced(ctx, response, case):
+    """CON-07: schemathesis's ``ignored_auth``, its calls without credentials throttled as the
+    run's others are (``_throttle_own_calls``)."""
+    from schemathesis.specs.openapi.checks import ignored_auth
+
+    _throttle_own_calls(ctx, case)
+    return ignored_auth(ctx, response, case)
+
 
 def _operation_id(case) -> str:
     return case.operation.definition.raw.get("operationId", "")
@@ -116,6 +154,7 @@ def no_server_error(ctx, response, case):
 
     if response.status_code == 501 and not _documents_method(case):
         return True
+    _throttle_own_calls(ctx, case)  # a 5xx may make it send a content-type control call
     return not_a_server_error(ctx, response, case)
 
 
@@ -303,7 +342,9 @@ def xml_json_parity(ctx, response, case):
     )
     # The run's own transport settings (credentials, headers, timeout), as schemathesis sends
     # its probes: a bare call would go out without the run's credentials.
-    kwargs = {**(ctx.internals.transport_kwargs or {}), "hooks": {"response": [capped_body]}}
+    throttle = _throttle(case)  # a 429 to the twin is waited out, never a difference
+    kwargs = {**(ctx.internals.transport_kwargs or {}), "hooks": {"response": [
+        *([throttle.hook()] if throttle is not None else []), capped_body]}}
     other = case.operation.schema.transport.send(twin, **kwargs)
     if other.status_code != response.status_code:
         raise AssertionError(f"format=xml answered {response.status_code} but format=json "

@@ -12,15 +12,20 @@ from dataclasses import dataclass, field
 
 import requests
 import schemathesis
+from pyrate_limiter import Limiter
 from schemathesis.engine import events, from_schema
+from schemathesis.engine.run import PhaseName
+from schemathesis.engine.run.probes import PROBES
 
 from conformance.checks.contract import CHECK_IDS, STATEFUL_IDS
 from conformance.checks.failure import FuzzFailure
 from conformance.core import interrupt
 from conformance.specs import openapi
 from conformance.target.client import ClientError, NoAnswerStreak, is_state_changing
+from conformance.target.connection import Connection
 from conformance.target.redaction import REDACTOR
 from conformance.target.seen import Seen
+from conformance.target.throttle import THROTTLE_KEY, Throttle
 
 # What the client's mutation guard would refuse, by operation: the fuzz phase goes through
 # schemathesis's transport, so it leaves these out instead (one definition: client's).
@@ -113,21 +118,33 @@ class FuzzSettings:
     strict: bool = False
     allow_mutations: bool = True
     workers: int = 1
+    # target.headers, proxy and TLS (flags applied): schemathesis's transport sends with them
+    connection: Connection = field(default_factory=Connection)
 
 
 def build_schema(settings: FuzzSettings, *, phases: Iterable[str],
-                 operation_ids: Iterable[str] | None = None):
+                 operation_ids: Iterable[str] | None = None, throttle: Throttle | None = None):
+    """The engine's schema; ``throttle`` (the run's rate limit and 429 handling) is applied to
+    every call by ``contract.before_call``, which finds it by the name kept in the spec."""
     doc = openapi.load_combined(strict=settings.strict)
     doc["info"]["x-strict"] = settings.strict
+    if throttle is not None:
+        doc["info"][THROTTLE_KEY] = throttle.name
     config = schemathesis.Config()
     if settings.seed is not None:
         config.update(seed=settings.seed, max_failures=None)
     schema = schemathesis.openapi.from_dict(doc, config=config)
+    conn = settings.connection
+    tls = conn.tls
     schema.config.update(
         base_url=settings.base_url,
         basic_auth=(settings.username, settings.password),
-        headers={"X-CAP-API-AUTH-ORG-ID": settings.org_id,
+        headers={**conn.headers, "X-CAP-API-AUTH-ORG-ID": settings.org_id,
                  "X-CAP-UI-AUTH-TOKEN": settings.ui_token},
+        tls_verify=tls.requests_verify,
+        request_cert=None if tls.client_cert is None else str(tls.client_cert),
+        request_cert_key=None if tls.client_key is None else str(tls.client_key),
+        proxy=conn.proxy,
         request_timeout=settings.timeout_s,
         max_redirects=0,  # a redirect is never followed: credentials stay with the target
         workers=settings.workers,
@@ -140,7 +157,23 @@ def build_schema(settings: FuzzSettings, *, phases: Iterable[str],
         schema = schema.include(operation_id=list(operation_ids))
     if not settings.allow_mutations:
         schema = schema.exclude(operation_id=sorted(MUTATING_OPERATIONS))
+    if throttle is not None and throttle.limiter is not None:
+        schema.config.rate_limit = Pacer(throttle)
     return schema
+
+
+class Pacer(Limiter):
+    """The run's rate limit where schemathesis's transport applies its own (``rate_limit``):
+    right before each call it sends, whichever part of the engine sends it. The slot is
+    released by the answer's hook (``contract.before_call``) or the thread's next call."""
+
+    def __init__(self, throttle: Throttle) -> None:  # no pyrate bucket: the throttle's
+        self.throttle = throttle
+
+    def try_acquire(self, name: str = "", weight: int = 1, blocking: bool = True,
+                    timeout: float = -1) -> bool:
+        self.throttle.begin()
+        return True
 
 
 def _exchange(recorder, case_id: str) -> dict | None:
@@ -179,17 +212,34 @@ def _exchange_record(method, url, headers, body, resp) -> dict:
 
 def run(settings: FuzzSettings, *, phases: Iterable[str],
         operation_ids: Iterable[str] | None = None,
-        progress: Callable[[str], None] | None = None) -> FuzzOutcome:
+        progress: Callable[[str], None] | None = None,
+        throttle: Throttle | None = None) -> FuzzOutcome:
     """Run the engine and return what it found, failures mapped to requirement ids."""
     phases = list(phases)
     stateful = phases == ["stateful"]
-    schema = build_schema(settings, phases=phases, operation_ids=operation_ids)
+    schema = build_schema(settings, phases=phases, operation_ids=operation_ids,
+                          throttle=throttle)
+    # The engine's first calls (its probes of the HTTP server) go out on a session of their
+    # own, past the transport: their slots are taken here and released once they are done.
+    probes = [throttle.acquire() for _ in PROBES] if throttle is not None else []
+    try:
+        return _run(schema, stateful, probes, throttle, progress)
+    finally:
+        for slot in probes:
+            throttle.release(slot)
+
+
+def _run(schema, stateful: bool, probes: list, throttle: Throttle | None,
+         progress: Callable[[str], None] | None) -> FuzzOutcome:
     outcome = FuzzOutcome()
     seen: set[tuple[str, str, str, str]] = set()
     stream = from_schema(schema).execute()
     unanswered = NoAnswerStreak(NO_ANSWER_LIMIT, "fuzzed calls", "no usable answer")
     for event in stream:
         interrupt.raise_if_requested()
+        if isinstance(event, events.PhaseFinished) and event.phase.name == PhaseName.PROBING:
+            for slot in probes:
+                throttle.release(slot)
         if isinstance(event, events.ScenarioFinished):
             label = event.label or STATEFUL_LABEL
             recorder = event.recorder

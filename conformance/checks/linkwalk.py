@@ -45,6 +45,7 @@ from conformance.checks.fuzz import (
 from conformance.core import astguard, interrupt
 from conformance.target.client import capped_body
 from conformance.target.redaction import REDACTOR
+from conformance.target.throttle import Throttle, Throttled
 
 REQ_ID = "CON-08"
 LABEL = "link walk"
@@ -83,7 +84,7 @@ class _Walk:
         try:
             response = case.call(session=self.session, timeout=self.settings.timeout_s,
                                  max_redirects=0, hooks={"response": [capped_body]})
-        except requests.RequestException as exc:
+        except (requests.RequestException, Throttled) as exc:
             self.outcome.add_error(LABEL, REDACTOR.text(f"{case.operation.label}: {exc}") or "")
             return None
         self.outcome.operations[LABEL] = self.outcome.operations.get(LABEL, 0) + 1
@@ -190,17 +191,22 @@ def _target_case(link, source_case, response, seed: int):
 
 
 def walk(settings: FuzzSettings, *, chains: int = CHAINS,
-         progress: Callable[[str], None] | None = None) -> FuzzOutcome:
+         progress: Callable[[str], None] | None = None,
+         throttle: Throttle | None = None) -> FuzzOutcome:
     """Follow every link of the specs ``chains`` times; failures are CON-08's."""
-    schema = build_schema(settings, phases=["stateful"])
+    schema = build_schema(settings, phases=["stateful"], throttle=throttle)
     operations = [result.ok() for result in schema.get_all_operations()
                   if isinstance(result, Ok)]
     transitions = collect_transitions(operations)
     outcome = FuzzOutcome()
     session = requests.Session()
     session.auth = (settings.username, settings.password)
-    session.headers.update({"X-CAP-API-AUTH-ORG-ID": settings.org_id,
+    conn = settings.connection
+    session.headers.update({**conn.headers, "X-CAP-API-AUTH-ORG-ID": settings.org_id,
                             "X-CAP-UI-AUTH-TOKEN": settings.ui_token})
+    connect = conn.requests_settings()
+    session.verify, session.cert = connect["verify"], connect["cert"]
+    session.proxies.update(connect["proxies"])
     state = _Walk(settings, outcome, session, set())
     walked: dict[str, int] = {}
     try:
@@ -259,12 +265,13 @@ def _walk_link(state: _Walk, link, name: str, chains: int) -> int:
 
 # --- CON-08 in a process of its own -------------------------------------------------------------
 
-def linked(settings: FuzzSettings, progress: Callable[[str], None] | None = None) -> FuzzOutcome:
+def linked(settings: FuzzSettings, progress: Callable[[str], None] | None = None,
+           throttle: Throttle | None = None) -> FuzzOutcome:
     """CON-08: schemathesis's state machine, then the link walk that follows every link."""
-    stateful = fuzz.run(settings, phases=["stateful"], progress=progress)
+    stateful = fuzz.run(settings, phases=["stateful"], progress=progress, throttle=throttle)
     if stateful.gone is not None:
         return stateful
-    return stateful.merge(walk(settings, progress=progress))
+    return stateful.merge(walk(settings, progress=progress, throttle=throttle))
 
 
 def _child_main(fd: int) -> None:
@@ -281,20 +288,30 @@ def _child_main(fd: int) -> None:
     threading.Thread(target=lifeline, daemon=True).start()
     astguard.install()
     REDACTOR.add_forms(secrets)  # the same masks, and no_credential_echo's secrets
+    # Only a run without a rate limit walks here (see linked_in_process): this throttle waits
+    # out 429s and counts them for the parent.
+    throttle = Throttle(settings.connection.rate_limit)
     try:
-        outcome = linked(settings, progress=lambda message: conn.send(("progress", message)))
-        conn.send(("outcome", outcome))
+        outcome = linked(settings, progress=lambda message: conn.send(("progress", message)),
+                         throttle=throttle)
+        conn.send(("outcome", (outcome, throttle.counts)))
     except BaseException as exc:  # handed to the parent as text
         conn.send(("error", REDACTOR.text(f"{type(exc).__name__}: {exc}")))
     conn.close()
 
 
 def linked_in_process(settings: FuzzSettings,
-                      progress: Callable[[str], None] | None = None) -> FuzzOutcome:
+                      progress: Callable[[str], None] | None = None,
+                      throttle: Throttle | None = None) -> FuzzOutcome:
     """``linked`` in a child process: generating the state machine's and the walk's data is
     CPU-bound Python, and in a thread it takes the GIL from the rest of the run (the fuzz
     phases, the scenarios and, by default, the reference server). A plain subprocess rather
-    than multiprocessing: spawn would import the parent's __main__ again."""
+    than multiprocessing: spawn would import the parent's __main__ again.
+
+    Not for a run with a rate limit: the limit must hold for the whole run, and one limiter
+    shared by threads holds it exactly (the caller runs ``linked`` in a thread instead; a run
+    kept to N calls a second waits on the network, not on the CPU). The child's 429 counts
+    are added to ``throttle``."""
     read_fd, write_fd = os.pipe()
     child = subprocess.Popen(
         [sys.executable, "-c", "import sys; from conformance.checks.linkwalk import _child_main; "
@@ -321,7 +338,10 @@ def linked_in_process(settings: FuzzSettings,
                 if progress is not None:
                     progress(value)
             elif kind == "outcome":
-                return value
+                outcome, counts = value
+                if throttle is not None:
+                    throttle.add(counts)
+                return outcome
             else:
                 raise RuntimeError(f"the CON-08 process failed: {value}")
     finally:

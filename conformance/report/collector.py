@@ -187,7 +187,8 @@ class Collector:
               not_selected: Mapping[str, str] | None = None,
               selftest: Mapping[str, Any] | None = None,
               fingerprint: Mapping[str, Any] | None = None,
-              min_coverage: float | None = None) -> RunResult:
+              min_coverage: float | None = None,
+              throttling: Mapping[str, Any] | None = None) -> RunResult:
         """Aggregate everything recorded into one RunResult, one row per catalog id."""
         with self._lock:
             records = list(self._records)
@@ -245,6 +246,7 @@ class Collector:
                 "versions": library_versions()},
             coverage=coverage.build(self.seen, self._requirements),
             min_coverage=min_coverage,
+            throttling=dict(throttling) if throttling is not None else None,
         )
 
 

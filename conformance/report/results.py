@@ -149,6 +149,9 @@ class RunResult:
     # What the run exercised (coverage.json), and the --min-coverage it must reach, if any
     coverage: Coverage | None = None
     min_coverage: float | None = None
+    # How often a gateway throttled the run (429 answers waited out, calls that got one,
+    # calls given up after the last try) and the rate limit the run kept to
+    throttling: dict[str, Any] | None = None
 
     # The verdict and everything derived from it live here and nowhere else: the runner, the
     # terminal, the HTML page and results.json all read them from the RunResult.
@@ -239,6 +242,8 @@ class RunResult:
             data["selftest"] = copy.deepcopy(self.selftest)
         if self.report_files:
             data["report_files"] = dict(sorted(self.report_files.items()))
+        if self.throttling is not None:
+            data["throttling"] = dict(self.throttling)
         if self.coverage is not None:
             data["coverage"] = {**self.coverage.summary(), "min_coverage": self.min_coverage,
                                 "shortfall": self.coverage_shortfall,
@@ -276,6 +281,7 @@ class RunResult:
             coverage=Coverage.from_json(data["coverage"]["detail"]) if "coverage" in data
             else None,
             min_coverage=data["coverage"]["min_coverage"] if "coverage" in data else None,
+            throttling=dict(data["throttling"]) if "throttling" in data else None,
         )
         if result.verdict != data["verdict"]:
             raise ResultsError(f"verdict {data['verdict']!r} does not follow from the "

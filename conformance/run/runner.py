@@ -90,39 +90,74 @@ def _validate(options: RunOptions) -> None:
         raise RunUsageError(f"--baseline-update {update}: {why}")
 
 
-def _check_profile(profile: Path, base_url: str | None):
+def _check_profile(profile: Path, base_url: str | None, options: RunOptions):
+    """The profile loaded, with the connection flags (--rate-limit, --header, --proxy, TLS,
+    --request-timeout) applied over its target section."""
     from conformance.target.profile import ProfileError, load_profile
 
     try:
-        return load_profile(profile, base_url=base_url)
-    except ProfileError as exc:
+        return options.connect(load_profile(profile, base_url=base_url))
+    except (ProfileError, run_options.OptionError) as exc:
         raise RunUsageError(str(exc)) from None
 
 
-def _unusable(profile) -> str | None:
+def _unusable(profile, throttle) -> str | None:
     """Why the run cannot start against the target, or None.
 
     Any HTTP answer to the base URL will do, as long as it comes within the timeout and under
     the client's body cap: a target that hangs, hangs up or floods would only make every test
-    wait for the same error.
+    wait for the same error. It goes as every call does: through the proxy, with the TLS
+    settings, the extra headers and the rate limit; a TLS failure is named as such.
     """
+    from urllib.parse import urlsplit
+
     import requests
 
     from conformance.target import client
+    from conformance.target.throttle import Throttled
 
     url, timeout = profile.base_url, profile.timeout_s
+    conn = profile.connection
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or 443}"
+    slot = throttle.acquire()
     try:
-        with requests.get(url, timeout=timeout, allow_redirects=False, stream=True) as answer:
+        with requests.get(url, timeout=timeout, allow_redirects=False, stream=True,
+                          headers=dict(conn.headers),
+                          hooks={"response": [throttle.hook(slot)]},
+                          **conn.requests_settings()) as answer:
             client.capped_body(answer, timeout=timeout)
+    except requests.exceptions.SSLError as exc:
+        return client.tls_problem(exc, where) or f"TLS: handshake with {where} failed"
+    except requests.exceptions.ProxyError:
+        return (f"the proxy {_proxy_host(conn.proxy)} cannot be reached or refused to connect "
+                f"to {url}")
     except requests.Timeout:
         return f"target {url} did not answer within {timeout:g} s"
+    except requests.exceptions.ConnectionError as exc:
+        if parts.scheme == "https" and conn.tls.client_cert is None:
+            # Under TLS 1.3 a server wanting a client certificate hangs up after the handshake
+            return (f"target {url} is unreachable ({client.why_no_answer(exc, timeout)}; if it "
+                    f"asks for a client certificate, use --client-cert PEM)")
+        return f"target {url} is unreachable ({client.why_no_answer(exc, timeout)})"
+    except Throttled as exc:
+        return f"target {url} throttles every call: {exc}"
     except client.ResponseTooLarge as exc:
         return f"target {url} answers too much: {exc}"
     except client.ClientError as exc:
         return f"target {url} gave no complete answer: {exc}"
     except requests.RequestException as exc:
         return f"target {url} is unreachable ({client.why_no_answer(exc, timeout)})"
+    finally:
+        throttle.release(slot)
     return None
+
+
+def _proxy_host(proxy: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(proxy or "")
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
 def _write_aborted(profile, report_dir: Path, reason: str, strict: bool) -> None:
@@ -138,7 +173,7 @@ def _write_aborted(profile, report_dir: Path, reason: str, strict: bool) -> None
     writer.make_readable(report_dir)  # junit.xml too, when a broken session left one
 
 
-def _preflight(profile, options: RunOptions) -> str | None:
+def _preflight(profile, options: RunOptions, throttle) -> str | None:
     """The profile checked against the target, read-only; a mismatch is exit 2 (one line).
 
     Returns why the run must be aborted when the target gives no usable answer, else None.
@@ -147,7 +182,7 @@ def _preflight(profile, options: RunOptions) -> str | None:
     from conformance.target import client
 
     try:
-        preflight.check(profile, client.TargetClient(profile,
+        preflight.check(profile, client.TargetClient(profile, throttle=throttle,
                                                      allow_mutations=options.allow_mutations))
     except preflight.Unanswered as exc:
         return f"target {profile.base_url} gave the preflight no usable answer: {exc}"
@@ -219,10 +254,19 @@ def _run(options: RunOptions, report_dir: Path) -> int:
     from conformance.core import interrupt
     from conformance.report import results, writer
     from conformance.suite import plugin
+    from conformance.target.throttle import Throttle
 
     with _target(options) as (base_url, profile):
-        loaded = _check_profile(profile, base_url)
-        reason = _unusable(loaded) or _preflight(loaded, options)
+        loaded = _check_profile(profile, base_url, options)
+        if not loaded.connection.tls.verify:
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            print("TLS: the target's certificate is not verified (--tls-verify false or "
+                  "target.tls.verify: false)")
+        # One rate limit and one 429 count for the whole run, the preflight's calls included
+        throttle = Throttle(loaded.connection.rate_limit, stale_after=2 * loaded.timeout_s)
+        reason = _unusable(loaded, throttle) or _preflight(loaded, options, throttle)
         _make_report_dir(report_dir)
         if reason is not None:
             _write_aborted(loaded, report_dir, reason, options.strict)
@@ -230,7 +274,7 @@ def _run(options: RunOptions, report_dir: Path) -> int:
             print(f"report: {report_dir / 'index.html'}")
             return results.EXIT_CODES["aborted"]
         # The session gets the profile loaded here and hands its RunResult back the same way.
-        handover = plugin.Handover(profile=loaded)
+        handover = plugin.Handover(profile=loaded, throttle=throttle)
         session_options = dataclasses.replace(options, base_url=base_url, profile=profile,
                                               report_dir=report_dir)
         with _pytest_output(options.verbose, handover) as kept:
@@ -306,6 +350,7 @@ def summary_lines(result: RunResult, report_dir: Path) -> list[str]:
     lines, the verdict with the suite's counts, why, and where the report is.
     """
     from conformance.report import baseline, fingerprint
+    from conformance.target.throttle import ThrottleCounts
 
     lines = _requirement_lines(result)
     versions = result.fingerprint.get("versions")
@@ -320,6 +365,8 @@ def summary_lines(result: RunResult, report_dir: Path) -> list[str]:
                      f"selected; a partial run is never a certification run")
     lines += _why_not_conformant(result) or _why_incomplete(result)
     lines += baseline.lines(result.baseline)  # stale and expired entries, the update
+    if result.throttling is not None and result.throttling.get("answers_429"):
+        lines.append(ThrottleCounts.from_json(result.throttling).line())
     lines.append(f"report: {report_dir / 'index.html'}")
     return [REDACTOR.text(line) or "" for line in lines]
 

@@ -104,12 +104,12 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _base_url(sock: socket.socket) -> str:
+def _base_url(sock: socket.socket, scheme: str = "http") -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-def _server(app: Starlette) -> uvicorn.Server:
+def _server(app: Starlette, tls: Mapping[str, Any] | None = None) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
         log_config=None,          # the server's own access line replaces uvicorn's logging
@@ -119,6 +119,7 @@ def _server(app: Starlette) -> uvicorn.Server:
         server_header=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        **(tls or {}),
     )
     return uvicorn.Server(config)
 
@@ -176,19 +177,22 @@ _QUIET = _NoMalformedRequestNotes()
 
 def run_in_thread(host: str = "127.0.0.1", port: int = 0, db: str | Path | None = None,
                   seed_data: SeedData = None, faults: Iterable[str] = (),
-                  variants: Iterable[str] = ()) -> RunningServer:
+                  variants: Iterable[str] = (),
+                  tls: Mapping[str, Any] | None = None) -> RunningServer:
     """Start the server in a daemon thread and return once it accepts connections.
 
     ``faults`` turns deliberate bugs on (rules.FAULTS); ``variants`` makes the other
-    legitimate choice where the documents allow two (variants.VARIANTS).
+    legitimate choice where the documents allow two (variants.VARIANTS). ``tls`` serves
+    HTTPS: uvicorn's ``ssl_certfile``, ``ssl_keyfile``, ``ssl_ca_certs``, ``ssl_cert_reqs``.
     """
     logging.getLogger("uvicorn.error").addFilter(_QUIET)  # the same object: added once
     state, db_path, scratch, sock = _prepare(host, port, db, seed_data, faults, variants)
     app = create_app(state)
-    server = _server(app)
+    server = _server(app, tls)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                               name="points-reference-server")
-    running = RunningServer(server, thread, app, _base_url(sock), db_path, scratch)
+    running = RunningServer(server, thread, app, _base_url(sock, "https" if tls else "http"),
+                            db_path, scratch)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:

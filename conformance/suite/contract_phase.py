@@ -34,7 +34,7 @@ def _settings(pc) -> fuzz.FuzzSettings:
         ui_token=profile.auth.ui_token or "", timeout_s=profile.timeout_s,
         max_examples=pc.options["max_examples"], seed=pc.options["seed"],
         strict=pc.options["strict"], allow_mutations=pc.client.mutations_allowed,
-        workers=pc.options["workers"],
+        workers=pc.options["workers"], connection=profile.connection,
     )
 
 
@@ -163,14 +163,22 @@ def prefetch(pc, items: list[pytest.Item]) -> Prefetch | None:
 
 def engine_job(pc, phases, operation_ids) -> Callable[[], fuzz.FuzzOutcome]:
     return lambda: fuzz.run(_settings(pc), phases=phases, operation_ids=operation_ids,
-                            progress=pc.progress)
+                            progress=pc.progress, throttle=pc.client.throttle)
 
 
 def linked_job(pc) -> Callable[[], fuzz.FuzzOutcome]:
     """CON-08: schemathesis's state machine, then the link walk that follows every link, in a
     process of its own (``linkwalk.linked_in_process``): generating their data is CPU-bound
-    Python, which in a thread would take the GIL from the fuzz phases and the scenarios."""
-    return lambda: linkwalk.linked_in_process(_settings(pc), progress=pc.progress)
+    Python, which in a thread would take the GIL from the fuzz phases and the scenarios.
+
+    With a rate limit, in a thread of this process instead: the one limiter every thread
+    shares then holds the limit for the whole run, and a run kept to N calls a second is
+    bound by the limit rather than by the CPU."""
+    throttle = pc.client.throttle
+    if throttle.limiter is not None:
+        return lambda: linkwalk.linked(_settings(pc), progress=pc.progress, throttle=throttle)
+    return lambda: linkwalk.linked_in_process(_settings(pc), progress=pc.progress,
+                                              throttle=throttle)
 
 
 def fuzz_phases(pc) -> list[str]:

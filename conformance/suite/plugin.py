@@ -29,6 +29,7 @@ from conformance.target.redaction import REDACTOR
 if TYPE_CHECKING:
     from conformance.suite.progress import Progress
     from conformance.target.profile import Profile
+    from conformance.target.throttle import Throttle
 
 
 @dataclass
@@ -131,8 +132,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
     astguard.install()  # the contract phase parses in background threads (see astguard)
     handover = _handover(config)
-    profile = handover.profile if handover is not None and handover.profile is not None \
-        else load_profile(given.profile, base_url=given.base_url)
+    if handover is not None and handover.profile is not None:
+        profile = handover.profile  # the runner applied the connection flags already
+    else:
+        try:
+            profile = given.connect(load_profile(given.profile, base_url=given.base_url))
+        except options.OptionError as exc:
+            raise pytest.UsageError(str(exc)) from None
     state_holder: dict = {}
 
     def recorder(exchange) -> None:
@@ -149,8 +155,13 @@ def pytest_configure(config: pytest.Config) -> None:
         if state is not None and state.answers is not None:
             state.answers.observe(method, path, response, exchange)
 
-    target = client_mod.TargetClient(profile, allow_mutations=given.allow_mutations,
-                                     recorder=recorder, observer=observer)
+    if not profile.connection.tls.verify:
+        # Asked for (--tls-verify false): the run says so once, not with a warning per call
+        config.addinivalue_line("filterwarnings",
+                                "ignore::urllib3.exceptions.InsecureRequestWarning")
+    target = client_mod.TargetClient(
+        profile, allow_mutations=given.allow_mutations, recorder=recorder, observer=observer,
+        throttle=handover.throttle if handover is not None else None)
     state = RunState(
         profile=profile, client=target, collector=Collector(),
         budget=spending.Budget(profile.budget_max_points), undo=spending.UndoLog(),
@@ -296,12 +307,15 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     outcome = yield
     if _state(item.config) is None or outcome.excinfo is None:
         return
-    from conformance.target.client import MUTATIONS_REFUSED, MutationRefused
+    from conformance.target.client import MUTATIONS_REFUSED, MutationRefused, TargetThrottled
     from conformance.target.spending import BudgetExceeded
 
     exc = outcome.excinfo[1]
     if isinstance(exc, MutationRefused):
         outcome.force_exception(pytest.skip.Exception(MUTATIONS_REFUSED))
+    elif isinstance(exc, TargetThrottled):
+        # A gateway's throttling is never the API's failure: unverified, with the reason
+        outcome.force_exception(pytest.skip.Exception(f"throttled: {exc}"))
     elif isinstance(exc, BudgetExceeded):
         outcome.force_exception(pytest.skip.Exception(f"budget.max_points reached: {exc}"))
 
@@ -384,6 +398,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from conformance.report import fingerprint, selftest_score, writer
     from conformance.specs import openapi
 
+    counts = state.client.throttle.counts
+    if counts.answers_429:
+        state.collector.note(counts.line())
     baseline_path = session.config.getoption("pc_baseline")
     baseline = Baseline.load(baseline_path) if baseline_path else None
     result = state.collector.build(
@@ -393,6 +410,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         aborted_reason=session.config.stash.get(ABORT_KEY, None), baseline=baseline,
         not_selected=state.not_selected, selftest=selftest_score.last_score(),
         min_coverage=state.options["min_coverage"],
+        throttling={**counts.to_json(), "rate_limit": state.client.throttle.rate_limit},
         fingerprint=fingerprint.of_run(seed=state.options["seed"], options=_fingerprint_options(
             state.options, session.config), profile=state.profile.redacted_dict()),
     )
@@ -460,6 +478,7 @@ class Handover:
     profile: Profile | None = None
     result: results.RunResult | None = None
     progress: Progress | None = None  # where progress goes while pytest's output is kept aside
+    throttle: Throttle | None = None  # the run's rate limit and 429 count, preflight's included
 
 
 def _handover(config: pytest.Config) -> Handover | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import ipaddress
+import ssl
 import threading
 import time
 from collections import deque
@@ -25,6 +26,7 @@ from conformance import __version__
 from conformance.target.exchange import Exchange, clip
 from conformance.target.profile import Profile, ProfileError
 from conformance.target.redaction import REDACTOR
+from conformance.target.throttle import Throttle, Throttled
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -70,6 +72,11 @@ class MutationRefused(ClientError):
 
 class TargetUnreachable(ClientError, requests.exceptions.ConnectionError):
     """No (complete) answer: refused, unresolvable, timed out or cut off. One-line message."""
+
+
+class TargetThrottled(ClientError):
+    """429 Too Many Requests to every try of a call (see target.throttle): the requirement it
+    was for is left unverified, never failed."""
 
 
 class ResponseUnreadable(ClientError):
@@ -155,6 +162,10 @@ class TargetSession(requests.Session):
         self.cookies.set_policy(_NoCookies())
         self.max_redirects = MAX_REDIRECTS
         self.headers["User-Agent"] = f"points-conformance/{__version__}"
+        # TLS and proxy for every call, the hooks' too (the proxy may be the only way out)
+        settings = client.profile.connection.requests_settings()
+        self.verify, self.cert = settings["verify"], settings["cert"]
+        self.proxies.update(settings["proxies"])
 
     def request(  # type: ignore[override]
         self, method: str | bytes, url: str | bytes, params: Any = None, data: Any = None,
@@ -217,8 +228,8 @@ class TargetClient:
 
     def __init__(self, profile: Profile, *, allow_mutations: bool = False,
                  recorder: Callable[[Exchange], None] | None = None,
-                 observer: Callable[[str, str, requests.Response, Exchange], None] | None = None
-                 ) -> None:
+                 observer: Callable[[str, str, requests.Response, Exchange], None] | None = None,
+                 throttle: Throttle | None = None) -> None:
         self.profile = profile
         self.allow_mutations = allow_mutations
         self.recorder = recorder
@@ -228,6 +239,11 @@ class TargetClient:
         # Profiles built in code skip load_profile: register the secrets here too.
         REDACTOR.add(profile.auth.password, username=profile.auth.username)
         REDACTOR.add(profile.auth.ui_token)
+        for value in profile.connection.headers.values():
+            REDACTOR.add(value)
+        # The run's rate limit and 429 handling: one for the whole run, shared with the fuzzer
+        self.throttle = throttle or Throttle(profile.connection.rate_limit,
+                                             stale_after=2 * profile.timeout_s)
         self._origin = _origin(profile.base_url)
         self._base_path = urlsplit(profile.base_url).path.rstrip("/")
         self._lock = threading.Lock()
@@ -368,13 +384,23 @@ class TargetClient:
                 effective_auth = self.session.auth or _NO_AUTH  # schemathesis may lift it
             else:
                 effective_auth = auth
+        if on_target:  # target.headers and --header: to the target's origin only
+            for name, value in self.profile.connection.headers.items():
+                headers.setdefault(name, value)
         session = self.session
         prepared = session.prepare_request(requests.Request(
             method=method, url=url, headers=headers, files=files, data=data, json=json,
             params=params, auth=effective_auth, cookies=cookies, hooks=hooks))
-        settings = session.merge_environment_settings(prepared.url, proxies or {}, True, verify,
-                                                      cert)
+        # verify given, never None: requests would let REQUESTS_CA_BUNDLE replace the CA
+        # bundle the profile or --tls-verify names (it does only for True)
+        settings = session.merge_environment_settings(
+            prepared.url, proxies or {}, True, session.verify if verify is None else verify,
+            cert)
         settings["stream"] = True  # the body is read below, under the size cap
+        # The rate limit holds for API calls, not for the hooks; a 429 is waited out and the
+        # call sent again before the answer comes back here
+        slot = self.throttle.acquire() if credentials else None
+        prepared.hooks["response"].insert(0, self.throttle.hook(slot))
         timeout = self.profile.timeout_s
         started = time.monotonic()
         exchange = Exchange(method=method, url=REDACTOR.text(prepared.url) or "",
@@ -384,7 +410,14 @@ class TargetClient:
         try:
             response = requests.Session.send(session, prepared, timeout=timeout,
                                               allow_redirects=False, **settings)
+        except Throttled as exc:
+            exchange.elapsed_ms = (time.monotonic() - started) * 1000
+            if exc.response is not None:
+                exchange.status = exc.response.status_code
+                exchange.response_headers = REDACTOR.headers(dict(exc.response.headers))
+            raise self._fail(TargetThrottled, exchange, str(exc), request=prepared) from None
         except requests.exceptions.RequestException as exc:
+            self.throttle.release(slot)
             if not isinstance(exc, _NO_ANSWER):
                 raise  # a malformed URL or header: the caller's mistake, not the target's
             why = why_no_answer(exc, timeout)
@@ -539,7 +572,9 @@ def why_no_answer(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, requests.exceptions.Timeout):
         return f"no answer within {timeout:g} s"
     if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS handshake failed"
+        return tls_problem(exc) or "TLS handshake failed"
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "the proxy cannot be reached or refused the connection"
     seen: BaseException | None = exc
     for _ in range(8):  # requests wraps urllib3 wraps socket errors; the leaf says most
         if seen is None:
@@ -556,3 +591,25 @@ def why_no_answer(exc: BaseException, timeout: float) -> str:
             nested = seen.args[0]
         seen = nested if isinstance(nested, BaseException) else seen.__cause__
     return f"cannot connect ({type(exc).__name__})"
+
+
+def tls_problem(exc: BaseException, where: str = "the target") -> str | None:
+    """One line for a TLS failure in ``exc``'s chain (``where``: host:port), else None."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            reason = seen.verify_message or "not trusted"
+            return (f"TLS: certificate of {where} not trusted ({reason}; use --tls-verify "
+                    f"CA.pem)")
+        if isinstance(seen, ssl.SSLError):
+            reason = seen.reason or "handshake failed"
+            hint = " (use --client-cert PEM)" if "CERTIFICATE" in str(reason).upper() else ""
+            return f"TLS: handshake with {where} failed ({reason}){hint}"
+        nested = getattr(seen, "reason", None)
+        if not isinstance(nested, BaseException) and seen.args and isinstance(seen.args[0],
+                                                                              BaseException):
+            nested = seen.args[0]
+        seen = nested if isinstance(nested, BaseException) else seen.__cause__
+    return None

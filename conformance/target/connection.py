@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*s)?\s*$")
 
@@ -38,6 +39,22 @@ class Tls:
     client_cert: Path | None = None
     client_key: Path | None = None
 
+    @property
+    def requests_verify(self) -> bool | str:
+        """requests' ``verify``: False, the CA bundle's path, or True (the system's CAs)."""
+        if not self.verify:
+            return False
+        return str(self.ca_bundle) if self.ca_bundle is not None else True
+
+    @property
+    def requests_cert(self) -> str | tuple[str, str] | None:
+        """requests' ``cert``: the client certificate (with its key when apart), or None."""
+        if self.client_cert is None:
+            return None
+        if self.client_key is None:
+            return str(self.client_cert)
+        return str(self.client_cert), str(self.client_key)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Connection:
@@ -48,3 +65,29 @@ class Connection:
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
     proxy: str | None = None
     tls: Tls = field(default_factory=Tls)
+
+    def requests_settings(self) -> dict:
+        """``verify``, ``cert`` and ``proxies`` as requests takes them, for every path to the
+        target (our client, the fuzzer's transport, the preflight)."""
+        return {"verify": self.tls.requests_verify, "cert": self.tls.requests_cert,
+                "proxies": {"http": self.proxy, "https": self.proxy} if self.proxy else {}}
+
+
+# Headers a profile or --header may not set: the run's credentials and the message's framing
+# are the run's own (a gateway key goes under any other name).
+RESERVED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "host",
+                              "x-cap-api-auth-org-id", "x-cap-ui-auth-token", "content-length",
+                              "transfer-encoding", "connection"})
+
+
+def reserved_header(name: str) -> bool:
+    """Whether ``name`` is one of RESERVED_HEADERS (any case)."""
+    return name.strip().lower() in RESERVED_HEADERS
+
+
+def proxy_secret(proxy: str | None) -> str | None:
+    """The password in a proxy URL's userinfo (``http://user:pass@host:3128``), if any."""
+    if not proxy:
+        return None
+    password = urlsplit(proxy).password
+    return unquote(password) if password else None
