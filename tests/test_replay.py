@@ -257,6 +257,29 @@ def test_one_call_marks_the_answer_decisive_and_how_it_was_judged():
     assert passed == {"id": "c"}
 
 
+def test_a_redacted_profile_header_is_sent_again_from_the_profile(tmp_path_factory, tmp_path):
+    # A gateway key given with --header is recorded as [REDACTED]: the profile restores it.
+    report = _run(tmp_path_factory, "header", "redeem.multiple", "--suite", "scenarios",
+                  "--only", "RDM-03", "--header", "X-Api-Key: k-replay-secret-123")
+    data = json.loads((report / "results.json").read_text())
+    row = next(r for r in data["requirements"] if r["id"] == "RDM-03")
+    decisive = next(e for e in row["evidence"] if e.get("decisive"))
+    assert decisive["request_headers"]["X-Api-Key"] == "[REDACTED]"
+    with_key = tmp_path / "with-key.yaml"
+    with_key.write_text(REFERENCE_PROFILE.read_text().replace(
+        "  timeout_s: 10\n", "  timeout_s: 10\n  headers:\n    X-Api-Key: k-replay-secret-123\n"))
+    with server.run_in_thread() as clean:
+        without = _replay(report, clean.base_url)
+        restored = run_cli("replay", str(report), "--base-url", clean.base_url, "--profile",
+                           str(with_key))
+    changed = _lines(without, "CHANGED")
+    assert without.returncode == 1 and len(changed) == 1, without.stdout + without.stderr
+    assert "X-Api-Key is redacted" in changed[0] and "target.headers" in changed[0]
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert len(_lines(restored, "FIXED")) == 1
+    assert "k-replay-secret-123" not in restored.stdout + restored.stderr
+
+
 # --- usage errors -----------------------------------------------------------------------------
 
 def _usage_error(result, *names: str) -> None:

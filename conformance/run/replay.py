@@ -9,12 +9,13 @@ taken from exchanges.ndjson by its id where the run logged it (fuzzed calls are 
 results.json carries them), and sent again through the suite's client, so the mutation guard,
 the body cap and the redaction apply as in a run.
 
-Credentials are never in a report: the recorded Authorization and goodwill headers are dropped
-and the profile's are applied. A redemption the scenarios sent with a one-time validation code
-cannot be sent again as it was (the code is spent or expired): replay asks the target for a
-new code and reads it through the profile's OTP source, as the scenarios do; without one the
-exchange is reported CHANGED (not replayable) with the reason. Nothing is reported FIXED that
-was not judged again by the rule that failed it.
+Credentials are never in a report: the recorded Authorization and goodwill headers, and those
+the profile's target.headers name, are dropped and the profile's are applied (with its rate
+limit, proxy and TLS settings, as the client applies them in a run). A redemption the scenarios
+sent with a one-time validation code cannot be sent again as it was (the code is spent or
+expired): replay asks the target for a new code and reads it through the profile's OTP source,
+as the scenarios do; without one the exchange is reported CHANGED (not replayable) with the
+reason. Nothing is reported FIXED that was not judged again by the rule that failed it.
 """
 
 from __future__ import annotations
@@ -264,10 +265,14 @@ class _Context:
             raise _NotReplayable("the recorded URL has a redacted value")
         recorded = {str(k): str(v) for k, v in (exchange.get("request_headers") or {}).items()}
         lowered = {k.lower() for k in recorded}
-        headers = {k: v for k, v in recorded.items() if k.lower() not in _DROPPED_HEADERS}
-        if any(MASK in value for value in headers.values()):
-            raise _NotReplayable("a recorded header value is redacted and no profile key "
-                                 "restores it")
+        # The profile's target.headers are sent again by the client, with their real values.
+        own = {name.lower() for name in self.profile.connection.headers}
+        headers = {k: v for k, v in recorded.items()
+                   if k.lower() not in _DROPPED_HEADERS and k.lower() not in own}
+        masked = sorted(name for name, value in headers.items() if MASK in value)
+        if masked:
+            raise _NotReplayable(f"the recorded value of {', '.join(masked)} is redacted and "
+                                 f"the profile's target.headers do not set it")
         body = exchange.get("request_body")
         if isinstance(body, str) and MASK in body:
             raise _NotReplayable("the recorded body has a redacted value")
