@@ -2,8 +2,8 @@
 
 The parser tests use small invented fragments shaped like the vendor documents (markdown
 exports and plain-text exports); no vendor prose is copied here. The seed and real-spec tests
-read the vendor documents from POINTS_SEEDS_DIR (default: ../shared/seeds next to the checkout)
-and skip when they are not there.
+read the vendor documents from the folder POINTS_SEEDS_DIR names (the documents are the
+vendor's, not part of this repository) and skip when it is not set.
 """
 
 from __future__ import annotations
@@ -33,16 +33,12 @@ SPECS_DIR = REPO_ROOT / "specs"
 EXCEPTIONS_FILE = SPECS_DIR / "docs-coverage-exceptions.yaml"
 
 
-def _seeds_dir() -> Path:
-    configured = os.environ.get("POINTS_SEEDS_DIR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "shared" / "seeds"
-
-
 @pytest.fixture
 def seeds_dir() -> Path:
-    path = _seeds_dir()
+    configured = os.environ.get("POINTS_SEEDS_DIR")
+    if not configured:
+        pytest.skip("the vendor documents are not in this repository: set POINTS_SEEDS_DIR")
+    path = Path(configured)
     if not path.is_dir() or not any(p.is_file() for p in path.iterdir()):
         pytest.skip(f"seed documents not found at {path} (set POINTS_SEEDS_DIR)")
     return path
