@@ -10,10 +10,12 @@ own score.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -86,11 +88,8 @@ def variant_fault(names: tuple[str, ...]) -> Fault:
 def fault_run(fault: Fault, pycache: Path, seed: int = SEED, *,
               variants: tuple[str, ...] = ()) -> Outcome:
     """Run ``fault``'s suite against a reference server with that fault on (CLEAN: none), or
-    with ``variants`` on instead when given.
-
-    Each run is a subprocess (pytest.main does not run twice in one process), as a user runs
-    it. ``pycache`` keeps the bytecode of pytest's assertion rewriting between runs: without it
-    (PYTHONDONTWRITEBYTECODE) every run spends some 3 s rewriting the plugins it loads.
+    with ``variants`` on instead when given: ``points-conformance run`` in a process of its own
+    (pytest.main does not run twice in one process), as a user runs it (see `_run_cli`).
     """
     from conformance import server
 
@@ -101,27 +100,97 @@ def fault_run(fault: Fault, pycache: Path, seed: int = SEED, *,
             server.run_in_thread(seed_data=seed_data, faults=switched,
                                  variants=variants) as target:
         report_dir = Path(tmp) / "report"
-        command = [sys.executable, "-m", "conformance", "run", "--base-url", target.base_url,
-                   "--profile", str(profile), "--suite", fault.suite,
-                   "--max-examples", MAX_EXAMPLES, "--seed", str(seed),
-                   "--report-dir", str(report_dir)]
+        arguments = ["run", "--base-url", target.base_url, "--profile", str(profile),
+                     "--suite", fault.suite, "--max-examples", MAX_EXAMPLES, "--seed", str(seed),
+                     "--report-dir", str(report_dir)]
         if fault.only:
-            command += ["--only", *fault.only]
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = str(pycache)
-        done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
-                              cwd=tmp, env=env)
+            arguments += ["--only", *fault.only]
+        code, output = _run_cli(arguments, Path(tmp), pycache)
         results = report_dir / "results.json"
-        output = (done.stdout[-3000:] + done.stderr[-3000:]).strip()
         if not results.is_file():
             return Outcome(fault.name, {}, {}, time.monotonic() - started,
-                           f"no results.json (exit {done.returncode})\n{output}")
+                           f"no results.json (exit {code})\n{output}")
         rows = json.loads(results.read_text(encoding="utf-8"))["requirements"]
     selected = set(fault.only or ALL_IDS)
     name = fault.name or (f"clean ({fault.setup})" if fault.setup != "reference" else "")
     return Outcome(name, {r["id"]: r["status"] for r in rows if r["id"] in selected},
                    {r["id"]: r["reason"] for r in rows if r["id"] in selected},
                    time.monotonic() - started, output)
+
+
+# What every run imports: a fork server loads it once, and each run starts from a copy of that
+# process instead of importing it again (about a second of CPU per run, some sixty runs).
+_PRELOAD = ["conformance.cli", "conformance.run.runner", "conformance.suite.plugin",
+            "conformance.suite.contract_phase", "conformance.checks.linkwalk",
+            "conformance.report.writer", "schemathesis", "hypothesis", "pytest", "pytest_html"]
+_FORKSERVER: list = []  # the multiprocessing context, made on first use
+_FORKSERVER_LOCK = threading.Lock()
+
+
+def _forkserver():
+    """The fork server's context, or None where the platform has none (Windows)."""
+    with _FORKSERVER_LOCK:
+        if not _FORKSERVER:
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(_PRELOAD)
+                _FORKSERVER.append(context)
+            else:
+                _FORKSERVER.append(None)
+        return _FORKSERVER[0]
+
+
+def _run_cli(arguments: list[str], cwd: Path, pycache: Path) -> tuple[int | None, str]:
+    """``points-conformance <arguments>`` in a fresh process: its exit code (None: it did not
+    end within RUN_TIMEOUT_S) and the end of what it printed.
+
+    ``pycache`` keeps the bytecode of pytest's assertion rewriting between runs: without it
+    (PYTHONDONTWRITEBYTECODE) every run spends time rewriting the plugins it loads.
+    """
+    output_file = cwd / "output.txt"
+    context = _forkserver()
+    if context is None:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+        with output_file.open("wb") as sink:
+            try:
+                code: int | None = subprocess.run(
+                    [sys.executable, "-m", "conformance", *arguments], stdout=sink,
+                    stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT_S, cwd=cwd, env=env).returncode
+            except subprocess.TimeoutExpired:
+                code = None
+    else:
+        process = context.Process(target=_cli_child, name="selftest-run",
+                                  args=(arguments, str(cwd), str(output_file), str(pycache)))
+        process.start()
+        process.join(RUN_TIMEOUT_S)
+        if process.is_alive():
+            process.kill()
+            process.join()
+            code = None
+        else:
+            code = process.exitcode
+    output = output_file.read_text(encoding="utf-8", errors="replace")[-6000:].strip()
+    if code is None:
+        output += f"\n(stopped: still running after {RUN_TIMEOUT_S} s)"
+    return code, output
+
+
+def _cli_child(arguments: list[str], cwd: str, output_file: str, pycache: str) -> None:
+    """In the forked process: the command line's entry point, as `python -m conformance` runs
+    it, with stdout and stderr in ``output_file``."""
+    os.chdir(cwd)
+    sink = os.open(output_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+        os.dup2(sink, stream.fileno())
+    os.close(sink)
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = pycache
+    sys.argv = ["points-conformance", *arguments]
+    from conformance import cli
+
+    cli.entry()
 
 
 @dataclass(frozen=True)
