@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -177,8 +178,8 @@ def _run_cli(arguments: list[str], cwd: Path, pycache: Path) -> tuple[int | None
 
 
 def _cli_child(arguments: list[str], cwd: str, output_file: str, pycache: str) -> None:
-    """In the forked process: the command line's entry point, as `python -m conformance` runs
-    it, with stdout and stderr in ``output_file``."""
+    """In the forked process: `python -m conformance <arguments>`, with stdout and stderr in
+    ``output_file``."""
     os.chdir(cwd)
     sink = os.open(output_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     for stream in (sys.stdout, sys.stderr):
@@ -188,9 +189,7 @@ def _cli_child(arguments: list[str], cwd: str, output_file: str, pycache: str) -
     sys.dont_write_bytecode = False
     sys.pycache_prefix = pycache
     sys.argv = ["points-conformance", *arguments]
-    from conformance import cli
-
-    cli.entry()
+    runpy.run_module("conformance", run_name="__main__", alter_sys=True)
 
 
 @dataclass(frozen=True)
