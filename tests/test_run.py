@@ -271,20 +271,17 @@ def test_plain_pytest_with_xdist_writes_one_merged_report(tmp_path):
 
 
 def test_a_baselined_failure_is_reported_known_and_does_not_fail_the_run(cli, tmp_path):
-    def rename(path: str, body: bytes) -> bytes:
-        return body.replace(b'"is_redeemable"', b'"isRedeemable"')
-
     baseline = tmp_path / "known.yaml"
-    baseline.write_text("known_failures:\n  - id: CON-01\n    reason: vendor ticket 123\n")
-    with server.run_in_thread() as reference, rewriting_proxy(reference.base_url, rename) as url:
-        result = cli("run", "--base-url", url, "--profile", str(REFERENCE_PROFILE),
-                     "--only", "CON-01", "--baseline", str(baseline), "--report-dir",
-                     str(tmp_path / "r"), *QUICK)
+    baseline.write_text("known_failures:\n  - id: RDM-03\n    reason: vendor ticket 123\n")
+    with server.run_in_thread(faults=("redeem.multiple",)) as reference:
+        result = cli("run", "--base-url", reference.base_url, "--profile",
+                     str(REFERENCE_PROFILE), "--suite", "scenarios", "--only", "RDM-03",
+                     "--baseline", str(baseline), "--report-dir", str(tmp_path / "r"), *QUICK)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    con01 = next(r for r in json.loads((tmp_path / "r" / "results.json").read_text())
-                 ["requirements"] if r["id"] == "CON-01")
-    assert con01["status"] == "failed" and con01["known"] is True
-    assert "vendor ticket 123" in con01["reason"]
+    rdm03 = next(r for r in json.loads((tmp_path / "r" / "results.json").read_text())
+                 ["requirements"] if r["id"] == "RDM-03")
+    assert rdm03["status"] == "failed" and rdm03["known"] is True
+    assert "vendor ticket 123" in rdm03["reason"]
 
 
 def _junit_cases(path) -> dict[str, junitparser.TestCase]:
