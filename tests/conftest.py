@@ -52,6 +52,22 @@ def released(stub):
     event.set()
 
 
+# The test modules that start whole runs, heaviest first. pytest-xdist (--dist loadfile) hands
+# out modules in collection order: starting the long ones first keeps one of them from being
+# the last thing CI waits for, alone on one core.
+HEAVY_FIRST = ("test_faults.py", "test_run.py", "test_hostile.py", "test_connection.py",
+               "test_shard.py", "test_replay.py", "test_package.py", "test_terminal.py",
+               "test_fuzz.py", "test_linkwalk.py")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    def weight(item) -> int:
+        name = item.path.name
+        return HEAVY_FIRST.index(name) if name in HEAVY_FIRST else len(HEAVY_FIRST)
+
+    items.sort(key=weight)  # stable: the order within a module stays as written
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """The self-test's score line (tests/test_faults.py), under pytest-xdist too."""
     for reports in terminalreporter.stats.values():

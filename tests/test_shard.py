@@ -16,7 +16,7 @@ from tests.conftest import run_cli
 
 REFERENCE_PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
 FAULT = "contract.renamed-field"
-SMALL = ("--max-examples", "5", "--seed", "11")
+SMALL = ("--max-examples", "1", "--seed", "11")
 SHARDS = 4
 
 
