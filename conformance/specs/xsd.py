@@ -9,6 +9,7 @@ item named by ``items.xml.name``. The root element is the schema's ``xml.name``;
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,8 +271,13 @@ def from_text(text: str) -> xmlschema.XMLSchema11:
     return _build(text)
 
 
+# warnings.catch_warnings swaps the process's filter list: two threads building at once could
+# each restore the other's list and let the notice out. One build at a time.
+_BUILD_LOCK = threading.Lock()
+
+
 def _build(source: str) -> xmlschema.XMLSchema11:
-    with warnings.catch_warnings():
+    with _BUILD_LOCK, warnings.catch_warnings():
         # Nested elements named like the root (response/points/response) trigger a harmless
         # type-table notice about the open-content wildcard.
         warnings.simplefilter("ignore", xmlschema.XMLSchemaTypeTableWarning)
