@@ -18,6 +18,7 @@ import pytest
 
 from conformance import server
 from conformance.paths import fixtures_dir
+from conformance.report import writer
 from conformance.run import runner
 from conformance.suite.progress import QUIET_S, Progress
 from tests.conftest import REPO
@@ -262,7 +263,9 @@ def test_summary_names_failures_and_unverified_musts_in_one_line_each(tmp_path):
     ]
     assert len(lines[0]) < 170 and lines[0].endswith("...")
     assert lines[4].startswith("verdict: non-conformant  (MUST: 1 passed, 2 failed, 1 errors")
-    assert lines[5] == "why: RDM-03 failed: " + runner._one_line(long, 160)
+    # the why line is the report's, without the test's label
+    assert lines[5] == "why: " + writer.why_line(result)
+    assert lines[5].startswith("why: RDM-03 failed: expected: 807 received: 800 800")
     assert lines[-1] == f"report: {tmp_path / 'index.html'}"
 
 

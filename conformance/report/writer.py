@@ -156,7 +156,17 @@ def why_line(result: RunResult) -> str | None:
         return result.coverage_shortfall
     more = len(result.blocking) - 1
     tail = f" (and {more} more MUST requirement{'s' if more != 1 else ''})" if more else ""
-    return REDACTOR.text(f"{first.id} {first.status}: {_one_line(first.reason)}{tail}")
+    reason = _one_line(without_test_label(first.reason))
+    return REDACTOR.text(f"{first.id} {first.status}: {reason}{tail}")
+
+
+# "test_redemption.py::test_x[case]: " before a reason: the page names the test elsewhere; a
+# one-line summary (the why line, the terminal's FAIL lines) has room for the reason only.
+_TEST_LABEL = re.compile(r"^[\w/.-]+\.py::\w+(\[[^\]]*\])?: ")
+
+
+def without_test_label(reason: str) -> str:
+    return _TEST_LABEL.sub("", reason)
 
 
 def _one_line(text: str, width: int = 160) -> str:

@@ -7,7 +7,6 @@ import dataclasses
 import io
 import os
 import random
-import re
 import sys
 import tempfile
 import warnings
@@ -384,13 +383,10 @@ def _requirement_lines(result: RunResult) -> list[str]:
     return lines
 
 
-# "test_redemption.py::test_x[case]: " before a reason: the page names the test; the terminal
-# line has room for the reason only.
-_TEST_LABEL = re.compile(r"^[\w/.-]+\.py::\w+(\[[^\]]*\])?: ")
-
-
 def _terse(reason: str, width: int) -> str:
-    return _one_line(_TEST_LABEL.sub("", reason), width)
+    from conformance.report import writer
+
+    return _one_line(writer.without_test_label(reason), width)
 
 
 def _counts(summary: dict) -> str:
@@ -423,21 +419,13 @@ def _why_incomplete(result: RunResult) -> list[str]:
 
 
 def _why_not_conformant(result: RunResult) -> list[str]:
-    """One line naming what made the run non-conformant, and how many more MUSTs did.
+    """The report's why line (report.writer.why_line: the first failure a reader should read,
+    contract root causes first), and the coverage shortfall when that also failed the run."""
+    from conformance.report import writer
 
-    A failure comes before an error, and the contract before the scenarios: when the answers
-    are not the API's at all, that is the reason, and the scenarios' failures follow from it.
-    """
-    from conformance.specs import catalog
-
-    if result.verdict != "non-conformant":
+    line = writer.why_line(result)
+    if line is None:
         return []
-    shortfall = [f"why: {result.coverage_shortfall}"] if result.coverage_shortfall else []
-    if not result.blocking:
-        return shortfall
-    contract = {r.id for r in catalog.requirements() if r.area == "contract"}
-    rows = sorted(result.blocking, key=lambda r: (r.status != "failed", r.id not in contract))
-    first = rows[0]
-    more = f" (and {len(rows) - 1} more MUST requirements)" if len(rows) > 1 else ""
-    return [f"why: {first.id} {first.status}: {_terse(first.reason, 160)}{more}", *shortfall]
+    also = result.coverage_shortfall if result.blocking else None
+    return [f"why: {line}", *([f"why: {also}"] if also else [])]
 
