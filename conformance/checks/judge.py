@@ -12,6 +12,7 @@ import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import cache, cached_property
+from typing import Any
 
 import requests
 import schemathesis
@@ -19,6 +20,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.core.transport import Response
 
 from conformance.specs import openapi, xsd
+from conformance.target import bodies
 
 # The v1.1 operations whose answers may be XML (format=xml), judged by the XSD.
 XML_OPERATIONS = frozenset({"isRedeemable", "issueValidationCode", "redeemPoints"})
@@ -42,6 +44,17 @@ def media_type(headers) -> str:
     if isinstance(value, list):
         value = value[0] if value else ""
     return value.split(";")[0].strip().lower()
+
+
+def body_of(response) -> Any:
+    """The body of a JSON answer, or of a v1.1 XML answer in its JSON shape (format=xml);
+    None when it is neither."""
+    if media_type(response.headers).endswith("xml"):
+        return bodies.parse_xml(response.content)
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 @cache

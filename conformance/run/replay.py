@@ -522,13 +522,7 @@ def _path_of(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _body(response: requests.Response) -> Any:
-    if judge.media_type(response.headers).endswith("xml"):
-        return bodies.parse_xml(response.content)
-    try:
-        return response.json()
-    except ValueError:
-        return None
+_body = judge.body_of
 
 
 def _recorded_body(exchange: dict[str, Any]) -> Any:

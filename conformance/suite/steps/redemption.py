@@ -33,14 +33,7 @@ ISSUED = (200, 800)
 PLACEHOLDER_CODE = "000000"
 
 
-def _json(response) -> Any:
-    """The body of a JSON answer, or of a v1.1 XML answer in its JSON shape (format=xml)."""
-    if judge.media_type(response.headers).endswith("xml"):
-        return bodies.parse_xml(response.content)
-    try:
-        return response.json()
-    except ValueError:
-        return None
+_json = judge.body_of  # a JSON answer's body, or a v1.1 XML answer's in its JSON shape
 
 
 def _codes_v11(body: Any) -> list[int]:
