@@ -371,11 +371,14 @@ def summary_lines(result: RunResult, report_dir: Path) -> list[str]:
 
 
 def _requirement_lines(result: RunResult) -> list[str]:
-    """``FAIL RDM-03 MUST <reason>`` for each failed requirement outside the baseline, MUSTs
-    first; ``UNVERIFIED OTP-05 MUST skipped: <reason>`` for each MUST not judged (not for an
-    aborted run, whose untested rows say only that the run stopped)."""
-    failed = [r for r in result.requirements if r.status == "failed" and not r.known]
-    failed.sort(key=lambda r: r.level != "MUST")
+    """``FAIL RDM-03 MUST <reason>`` for each failed requirement outside the baseline, in the
+    report's order; ``UNVERIFIED OTP-05 MUST skipped: <reason>`` for each MUST not judged
+    (not for an aborted run, whose untested rows say only that the run stopped)."""
+    from conformance.report.results import by_consequence
+
+    # in the page's order: MUST first, contract root causes before the scenarios they break
+    failed = by_consequence(r for r in result.requirements if r.status == "failed"
+                            and not r.known)
     lines = [f"FAIL {r.id} {r.level} {_terse(r.reason or r.title, 140)}" for r in failed]
     if result.verdict != "aborted":
         lines += [f"UNVERIFIED {r.id} {r.level} {r.status}: {_terse(r.reason, 130)}"
