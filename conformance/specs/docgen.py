@@ -308,18 +308,19 @@ def cli_markdown(parser: argparse.ArgumentParser) -> str:
         out.append(f"## `{parser.prog}`\n")
         out.extend(top)
     for _name, command, help_text in _commands(parser):
-        out.append(f"## `{command.prog}`\n")
-        out.append("```\n" + _usage(command) + "\n```\n")
-        if help_text:
-            out.append(_cell(help_text[0].upper() + help_text[1:]) + ".\n")
-        out.extend(_options(command))
+        out.extend(_command_section("##", command, help_text))
         for _, sub, sub_help in _commands(command):
-            out.append(f"### `{sub.prog}`\n")
-            out.append("```\n" + _usage(sub) + "\n```\n")
-            if sub_help:
-                out.append(_cell(sub_help[0].upper() + sub_help[1:]) + ".\n")
-            out.extend(_options(sub))
+            out.extend(_command_section("###", sub, sub_help))
     return "\n".join(out).rstrip() + "\n"
+
+
+def _command_section(heading: str, command: argparse.ArgumentParser,
+                     help_text: str | None) -> list[str]:
+    """One command's heading, usage, help sentence and options table."""
+    out = [f"{heading} `{command.prog}`\n", "```\n" + _usage(command) + "\n```\n"]
+    if help_text:
+        out.append(_cell(help_text[0].upper() + help_text[1:]) + ".\n")
+    return out + _options(command)
 
 
 def _commands(parser: argparse.ArgumentParser
