@@ -1,4 +1,5 @@
-"""Small real servers on loopback for the tests: a scriptable stub and a rewriting proxy."""
+"""Small real servers on loopback for the tests: a scriptable stub, and on it a rewriting
+proxy and a recording gateway."""
 
 from __future__ import annotations
 
@@ -15,64 +16,6 @@ import requests
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length",
                "content-encoding", "host"}
-
-
-@contextmanager
-def rewriting_proxy(upstream: str, rewrite: Callable[[str, bytes], bytes], *,
-                    status: Callable[[int], int] = lambda code: code,
-                    content_type: Callable[[str], str] = lambda value: value,
-                    gateway: Callable[[str, bytes], bytes | None] | None = None
-                    ) -> Iterator[str]:
-    """A proxy to ``upstream`` whose answers pass through ``rewrite(path, body)``, ``status``
-    and ``content_type``: a deliberately wrong server built on a right one. ``gateway(path,
-    upstream body)`` returning a body answers it with 422 instead (a validating gateway)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def _forward(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else None
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
-            upstream_response = requests.request(self.command, upstream + self.path, data=body,
-                                                 headers=headers, allow_redirects=False,
-                                                 timeout=30)
-            content = rewrite(self.path, upstream_response.content)
-            refusal = gateway(self.path, upstream_response.content) if gateway else None
-            if refusal is not None:
-                self.send_response(422)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(refusal)))
-                self.end_headers()
-                self.wfile.write(refusal)
-                return
-            self.send_response(status(upstream_response.status_code))
-            for name, value in upstream_response.headers.items():
-                if name.lower() == "content-type":
-                    value = content_type(value)
-                if name.lower() not in HOP_HEADERS:
-                    self.send_header(name, value)
-            self.send_header("content-length", str(len(content)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(content)
-
-        def __getattr__(self, name: str):
-            # Every method, even made-up ones the fuzzer tries: http.server would answer 501
-            # itself, which would be the proxy's fault, not the target's.
-            if name.startswith("do_"):
-                return self._forward
-            raise AttributeError(name)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class Seen(NamedTuple):
@@ -112,7 +55,8 @@ class Stub:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if self.command != "HEAD":
+                    self.wfile.write(body)
 
             def __getattr__(self, name: str):
                 # Every method, even made-up ones the fuzzer tries: http.server would answer
@@ -147,6 +91,53 @@ def json_reply(status: int, data: object) -> Reply:
     return status, {"Content-Type": "application/json"}, payload
 
 
+def _forward(url: str, seen: Seen) -> requests.Response:
+    """``seen`` sent on to ``url`` as it came, bar the hop-by-hop headers; no proxy of the
+    environment's in between."""
+    headers = {k: v for k, v in seen.headers.items()
+               if k.lower() not in HOP_HEADERS | {"proxy-connection"}}
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.request(seen.method, url, data=seen.body or None, headers=headers,
+                               allow_redirects=False, timeout=30)
+
+
+@contextmanager
+def _serving(reply: Callable[[Seen, BaseHTTPRequestHandler], Reply | None]) -> Iterator[str]:
+    """A Stub answering with ``reply``, for the length of the ``with``; yields its URL."""
+    stub = Stub(reply)
+    try:
+        yield stub.url
+    finally:
+        stub.close()
+
+
+@contextmanager
+def rewriting_proxy(upstream: str, rewrite: Callable[[str, bytes], bytes], *,
+                    status: Callable[[int], int] = lambda code: code,
+                    content_type: Callable[[str], str] = lambda value: value,
+                    gateway: Callable[[str, bytes], bytes | None] | None = None
+                    ) -> Iterator[str]:
+    """A proxy to ``upstream`` whose answers pass through ``rewrite(path, body)``, ``status``
+    and ``content_type``: a deliberately wrong server built on a right one. ``gateway(path,
+    upstream body)`` returning a body answers it with 422 instead (a validating gateway)."""
+
+    def reply(seen: Seen, handler: BaseHTTPRequestHandler) -> Reply:
+        upstream_response = _forward(upstream + seen.path, seen)
+        refusal = gateway(seen.path, upstream_response.content) if gateway else None
+        if refusal is not None:
+            return 422, {"content-type": "application/json"}, refusal
+        headers = {name: content_type(value) if name.lower() == "content-type" else value
+                   for name, value in upstream_response.headers.items()
+                   if name.lower() not in HOP_HEADERS}
+        return (status(upstream_response.status_code), headers,
+                rewrite(seen.path, upstream_response.content))
+
+    with _serving(reply) as url:
+        yield url
+
+
+
 class Arrival(NamedTuple):
     """One request a gateway received: when (time.monotonic()), and what."""
 
@@ -167,54 +158,21 @@ def gateway(upstream: str | None,
     arrivals: list[Arrival] = []
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def _handle(self) -> None:
-            arrival = Arrival(time.monotonic(), self.command, self.path, dict(self.headers))
-            with lock:
-                arrivals.append(arrival)
-                number = len(arrivals)
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else None
-            reply = answer(number, arrival)
-            if reply is None:
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in HOP_HEADERS | {"proxy-connection"}}
-                url = self.path if upstream is None else upstream + self.path
-                with requests.Session() as session:
-                    session.trust_env = False  # no proxy of the environment's in between
-                    forwarded = session.request(self.command, url, data=body, headers=headers,
-                                                allow_redirects=False, timeout=30)
-                reply = (forwarded.status_code,
-                         {k: v for k, v in forwarded.headers.items()
-                          if k.lower() not in HOP_HEADERS}, forwarded.content)
-            status, headers, content = reply
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(content)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(content)
+    def reply(seen: Seen, handler: BaseHTTPRequestHandler) -> Reply:
+        arrival = Arrival(time.monotonic(), seen.method, seen.path, seen.headers)
+        with lock:
+            arrivals.append(arrival)
+            number = len(arrivals)
+        answered = answer(number, arrival)
+        if answered is not None:
+            return answered
+        forwarded = _forward(seen.path if upstream is None else upstream + seen.path, seen)
+        return (forwarded.status_code,
+                {k: v for k, v in forwarded.headers.items() if k.lower() not in HOP_HEADERS},
+                forwarded.content)
 
-        def __getattr__(self, name: str):
-            if name.startswith("do_"):
-                return self._handle
-            raise AttributeError(name)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-
-    server = Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", arrivals
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(reply) as url:
+        yield url, arrivals
 
 
 def busiest_second(times: list[float]) -> int:
