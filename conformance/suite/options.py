@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.target.connection import proxy_shown
+
 SUITES = ("all", "contract", "fuzz", "scenarios")
 PYTEST_PREFIX = "pc_"
 
@@ -108,7 +110,7 @@ class RunOptions:
                 # Header values may be gateway keys, a proxy URL may carry a password: the
                 # fingerprint shows names and hosts only.
                 "header": sorted({_header_name(text) for text in self.header}),
-                "proxy": _without_userinfo(self.proxy), "tls_verify": self.tls_verify,
+                "proxy": proxy_shown(self.proxy), "tls_verify": self.tls_verify,
                 "client_cert": self.client_cert and str(self.client_cert),
                 "client_key": self.client_key and str(self.client_key)}
 
@@ -149,7 +151,7 @@ class RunOptions:
         if self.proxy is not None:
             parts = urlsplit(self.proxy.strip())
             if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
-                raise OptionError(f"--proxy {_without_userinfo(self.proxy)}: expected a proxy "
+                raise OptionError(f"--proxy {proxy_shown(self.proxy)}: expected a proxy "
                                   f"URL such as http://host:3128")
             changes["proxy"] = self.proxy.strip()
         REDACTOR.add(proxy_secret(changes.get("proxy", conn.proxy)))
@@ -186,14 +188,6 @@ _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RF
 
 def _header_name(text: str) -> str:
     return text.partition(":")[0].strip()
-
-
-def _without_userinfo(url: str | None) -> str | None:
-    if not url or "@" not in url:
-        return url
-    parts = urlsplit(url)
-    port = "" if parts.port is None else f":{parts.port}"
-    return parts._replace(netloc=f"***@{parts.hostname}{port}").geturl()
 
 
 def _must_exist(flag: str, path: Path, what: str) -> None:

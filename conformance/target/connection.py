@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from conformance.target.redaction import MASK
+
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*s)?\s*$")
 
 
@@ -83,6 +85,17 @@ RESERVED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", 
 def reserved_header(name: str) -> bool:
     """Whether ``name`` is one of RESERVED_HEADERS (any case)."""
     return name.strip().lower() in RESERVED_HEADERS
+
+
+def proxy_shown(proxy: str | None) -> str | None:
+    """A proxy URL as reports and messages may show it: any userinfo masked."""
+    if not proxy:
+        return proxy
+    parts = urlsplit(proxy)
+    if parts.username is None and parts.password is None:
+        return proxy
+    port = "" if parts.port is None else f":{parts.port}"
+    return parts._replace(netloc=f"{MASK}@{parts.hostname}{port}").geturl()
 
 
 def proxy_secret(proxy: str | None) -> str | None:

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 import yaml
 
 from conformance.target import profile_schema
-from conformance.target.connection import Connection, Tls, parse_rate
+from conformance.target.connection import Connection, Tls, parse_rate, proxy_shown
 from conformance.target.profile_schema import describe, dotted
 from conformance.target.redaction import MASK, REDACTOR, is_secret_header
 
@@ -154,19 +154,11 @@ class Profile:
                 # Header values may be gateway keys: only the names are shown.
                 "headers": {name: MASK if is_secret_header(name) else value
                             for name, value in conn.headers.items()},
-                "proxy": conn.proxy and _without_userinfo(conn.proxy),
+                "proxy": proxy_shown(conn.proxy),
                 "tls": {"verify": tls.verify,
                         "ca_bundle": tls.ca_bundle and str(tls.ca_bundle),
                         "client_cert": tls.client_cert and str(tls.client_cert),
                         "client_key": tls.client_key and str(tls.client_key)}}
-
-
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    return parts._replace(netloc=f"{MASK}@{parts.hostname}"
-                                 f"{'' if parts.port is None else f':{parts.port}'}").geturl()
 
 
 def _redact_tree(value: Any) -> Any:
