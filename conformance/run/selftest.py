@@ -16,11 +16,11 @@ import runpy
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 from conformance import __version__
@@ -124,21 +124,17 @@ def fault_run(fault: Fault, pycache: Path, seed: int = SEED, *,
 _PRELOAD = ["conformance.cli", "conformance.run.runner", "conformance.suite.plugin",
             "conformance.suite.contract_phase", "conformance.checks.linkwalk",
             "conformance.report.writer", "schemathesis", "hypothesis", "pytest", "pytest_html"]
-_FORKSERVER: list = []  # the multiprocessing context, made on first use
-_FORKSERVER_LOCK = threading.Lock()
 
 
+@cache
 def _forkserver():
-    """The fork server's context, or None where the platform has none (Windows)."""
-    with _FORKSERVER_LOCK:
-        if not _FORKSERVER:
-            if "forkserver" in multiprocessing.get_all_start_methods():
-                context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(_PRELOAD)
-                _FORKSERVER.append(context)
-            else:
-                _FORKSERVER.append(None)
-        return _FORKSERVER[0]
+    """The fork server's context, or None where the platform has none (Windows). The first
+    call comes from the clean run, before any other run starts."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    return context
 
 
 def _run_cli(arguments: list[str], cwd: Path, pycache: Path) -> tuple[int | None, str]:
