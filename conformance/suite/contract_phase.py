@@ -46,8 +46,8 @@ def record(pc, outcome: fuzz.FuzzOutcome, ids: tuple[str, ...], source: str) -> 
             collector.note(f"stateful phase: {cases} linked calls along the spec's links")
             continue
         if label == linkwalk.LABEL:
-            collector.note(f"link walk: {cases} calls, every link followed "
-                           f"{linkwalk.CHAINS} times")
+            collector.note(f"link walk: {cases} calls, {linkwalk.CHAINS} chains along each "
+                           "link it walks")
             continue
         collector.fuzz_operation(label)
         collector.fuzz_cases(label, cases)
