@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +30,39 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None,
 @pytest.fixture
 def cli():
     return run_cli
+
+
+DEFAULT_RUN = ("run", "--max-examples", "5", "--seed", "7")
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The README's main command (no URL: the embedded reference server), run once for the
+    whole session in a folder of its own: its folder and what it printed. Under pytest-xdist
+    the first worker to ask runs it and the others wait for it and read the same outcome."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    cwd, outcome = shared / "default-run", shared / "default-run.json"
+    with _exclusive(shared / "default-run.lock"):
+        if not outcome.is_file():
+            cwd.mkdir()
+            done = run_cli(*DEFAULT_RUN, cwd=cwd)
+            outcome.write_text(json.dumps([done.returncode, done.stdout, done.stderr]))
+    code, stdout, stderr = json.loads(outcome.read_text())
+    return cwd, subprocess.CompletedProcess(DEFAULT_RUN, code, stdout, stderr)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an exclusive lock on ``path`` (created if need be) while the block runs."""
+    import fcntl  # POSIX: the test suite runs where the product's CI does
+
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture

@@ -34,11 +34,13 @@ contact: jane.doe@example.invalid
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    """A full default run, a key pair, and the run packaged and signed."""
+def made(tmp_path_factory, default_run):
+    """A full default run (conftest.py: shared with test_run.py), a key pair, and the run
+    packaged and signed; ``root / "run"`` is the run's report folder."""
     root = tmp_path_factory.mktemp("certify")
-    ran = run_cli("run", "--max-examples", "3", "--report-dir", str(root / "run"), cwd=root)
+    cwd, ran = default_run
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    (root / "run").symlink_to((cwd / "reports" / "latest").resolve())
     keys = run_cli("keygen", "--out", str(root / "keys"))
     assert keys.returncode == 0, keys.stderr
     (root / "attest.yaml").write_text(ATTEST)

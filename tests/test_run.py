@@ -27,16 +27,6 @@ REFERENCE_PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
 QUICK = ("--max-examples", "5", "--seed", "7")
 
 
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    """One default run (no URL: the embedded reference server), shared by the checks below."""
-    from tests.conftest import run_cli
-
-    cwd = tmp_path_factory.mktemp("default-run")
-    result = run_cli("run", *QUICK, cwd=cwd)
-    return cwd, result
-
-
 def test_default_run_is_conformant_and_exits_0(default_run):
     cwd, result = default_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""`run --shard I/N` and `merge`: four shards of a run, merged, judge as one unsharded run does."""
+"""`run --shard I/N` and `merge`: three shards of a run, merged, judge as one unsharded run does."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.conftest import run_cli
 REFERENCE_PROFILE = fixtures_dir() / "profiles" / "reference.yaml"
 FAULT = "contract.renamed-field"
 SMALL = ("--max-examples", "1", "--seed", "11")
-SHARDS = 4
+SHARDS = 3  # a first, a middle and a last shard
 
 
 def _run(url: str, report_dir, *extra: str):
@@ -31,7 +31,7 @@ def _failed(data: dict) -> list[str]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """One unsharded run and the four shards of another, each against the faulty server."""
+    """One unsharded run and the three shards of another, each against the faulty server."""
     root = tmp_path_factory.mktemp("shards")
     with server.run_in_thread(faults=(FAULT,)) as reference:
         whole = _run(reference.base_url, root / "whole")
@@ -79,13 +79,13 @@ def test_each_shard_is_partial_and_names_the_shard_judging_what_it_left_out(runs
                                                 "judged in shard"), row
             else:
                 carried_by.setdefault(row["id"], []).append(index)
-    # The scenarios' requirements only in shard 1, the link walk's (CON-08) only in shard 4.
+    # The scenarios' requirements only in shard 1, the link walk's (CON-08) only in the last.
     assert carried_by["REV-02"] == [1]
     assert carried_by["CON-08"] == [SHARDS]
     rows = {r["id"]: r for r in _data(runs["shard_dirs"][1])["requirements"]}
-    assert rows["REV-02"]["reason"] == "not selected (--shard 2/4): judged in shard 1/4"
+    assert rows["REV-02"]["reason"] == "not selected (--shard 2/3): judged in shard 1/3"
     rows = {r["id"]: r for r in _data(runs["shard_dirs"][0])["requirements"]}
-    assert rows["CON-08"]["reason"] == "not selected (--shard 1/4): judged in shard 4/4"
+    assert rows["CON-08"]["reason"] == "not selected (--shard 1/3): judged in shard 3/3"
 
 
 def _operation_tests(path) -> set[str]:
@@ -111,7 +111,7 @@ def test_the_merged_folder_holds_valid_reports_of_every_shard(runs):
     data = _data(out)
     jsonschema.validate(data, results.schema())
     assert results.RunResult.from_json(data).verdict == data["verdict"]
-    assert [s["shard"] for s in data["fingerprint"]["shards"]] == ["1/4", "2/4", "3/4", "4/4"]
+    assert [s["shard"] for s in data["fingerprint"]["shards"]] == ["1/3", "2/3", "3/3"]
     assert "Non-conformant" in (out / "index.html").read_text()
     coverage = json.loads((out / "coverage.json").read_text())
     parts = [Coverage.from_json(json.loads((p / "coverage.json").read_text()))
@@ -133,8 +133,8 @@ def _refused(*args: str):
 
 def test_merge_refuses_a_missing_shard(runs, tmp_path):
     dirs = list(map(str, runs["shard_dirs"]))
-    line = _refused(*dirs[:2], dirs[3], "--report-dir", str(tmp_path / "out"))
-    assert "shard 3/4 missing" in line
+    line = _refused(dirs[0], dirs[2], "--report-dir", str(tmp_path / "out"))
+    assert "shard 2/3 missing" in line
     assert not (tmp_path / "out").exists()
 
 
@@ -143,7 +143,7 @@ def test_merge_refuses_a_shard_given_twice(runs, tmp_path):
     copy = tmp_path / "again"
     shutil.copytree(dirs[1], copy)
     line = _refused(*dirs, str(copy), "--report-dir", str(tmp_path / "out"))
-    assert "shard 2/4 given twice" in line
+    assert "shard 2/3 given twice" in line
 
 
 @pytest.mark.parametrize(("part", "change"), [
@@ -155,18 +155,18 @@ def test_merge_refuses_a_shard_given_twice(runs, tmp_path):
 ])
 def test_merge_refuses_shards_of_different_runs(runs, tmp_path, part, change):
     other = tmp_path / "other-run"
-    shutil.copytree(runs["shard_dirs"][2], other)
+    shutil.copytree(runs["shard_dirs"][1], other)
     data = _data(other)
     change(data["fingerprint"])
     (other / "results.json").write_text(json.dumps(data))
-    dirs = [*map(str, runs["shard_dirs"][:2]), str(other), str(runs["shard_dirs"][3])]
+    dirs = [str(runs["shard_dirs"][0]), str(other), str(runs["shard_dirs"][2])]
     line = _refused(*dirs, "--report-dir", str(tmp_path / "out"))
     assert "shards of different runs" in line and f"differ in {part}" in line
     assert not (tmp_path / "out").exists()
 
 
 def test_merge_refuses_a_run_that_was_not_sharded(runs, tmp_path):
-    line = _refused(*map(str, runs["shard_dirs"][:3]), str(runs["root"] / "whole"),
+    line = _refused(*map(str, runs["shard_dirs"][:2]), str(runs["root"] / "whole"),
                     "--report-dir", str(tmp_path / "out"))
     assert "not a shard" in line
 
