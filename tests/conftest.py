@@ -87,12 +87,14 @@ def released(stub):
     event.set()
 
 
-# The test modules that start whole runs, heaviest first. pytest-xdist (--dist loadfile) hands
-# out modules in collection order: starting the long ones first keeps one of them from being
-# the last thing CI waits for, alone on one core.
-HEAVY_FIRST = ("test_faults.py", "test_run.py", "test_hostile.py", "test_connection.py",
-               "test_shard.py", "test_replay.py", "test_package.py", "test_terminal.py",
-               "test_fuzz.py", "test_linkwalk.py")
+# The test modules that start whole runs, heaviest first. pytest-xdist (--dist loadfile
+# --no-loadscope-reorder; by default it puts the modules with most tests first) hands out
+# modules in collection order: starting the long ones first keeps one of them from being the
+# last thing CI waits for, alone on one core. test_package comes after test_run, whose first
+# tests make the session's default run that test_package waits for.
+HEAVY_FIRST = ("test_faults.py", "test_run.py", "test_connection.py", "test_replay.py",
+               "test_hostile.py", "test_shard.py", "test_fuzz.py", "test_terminal.py",
+               "test_linkwalk.py", "test_package.py")
 
 
 def pytest_collection_modifyitems(items) -> None:
