@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from conformance import server
@@ -76,3 +80,28 @@ def test_the_walk_follows_every_link_of_the_specs(clean):
     # as often as planned, and that one only because the specs mark it.
     assert [line for line in seen if not line.endswith(": 3 of 3 chains")] == [
         "link walk, POST /v1.1/points/redeem → POST /v2/points/reverse: not walked"]
+
+
+CON08_PROCESS = """
+import json, sys
+from conformance.checks import fuzz, linkwalk
+from conformance.target.redaction import REDACTOR
+if sys.argv[2] == "forked":
+    linkwalk.prepare()
+    assert linkwalk._zygote is not None, "nothing was prepared in a one-thread process"
+REDACTOR.add(sys.argv[3], username="conformance")
+outcome = linkwalk.linked_in_process(fuzz.FuzzSettings(
+    base_url=sys.argv[1], username="conformance", password=sys.argv[3], org_id="100458",
+    ui_token="reference-ui-token", max_examples=1, seed=1))
+print(json.dumps([failure.operation for failure in outcome.failures]))
+"""
+
+
+@pytest.mark.parametrize("start", ["forked", "new interpreter"])
+def test_con_08_s_own_process_catches_the_broken_link_however_it_is_started(link_breaks, start):
+    # `run` forks CON-08's process before any thread starts (linkwalk.prepare); elsewhere
+    # (Windows, or threads already running) it starts a new interpreter. Both must judge alike.
+    done = subprocess.run([sys.executable, "-c", CON08_PROCESS, link_breaks, start, PASSWORD],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "GET /v1.1/points/validationcode" in json.loads(done.stdout.splitlines()[-1])

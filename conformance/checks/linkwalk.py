@@ -16,6 +16,7 @@ customer, which generated data cannot have. Trying anyway cost a fifth of a run'
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import pickle
@@ -23,9 +24,11 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import BinaryIO
 
 import hypothesis
 import requests
@@ -297,14 +300,24 @@ def linked(settings: FuzzSettings, progress: Callable[[str], None] | None = None
 
 
 def _child_main(fd: int) -> None:
-    """The child's side: settings and secrets on stdin, messages on the pipe ``fd``."""
+    """A new interpreter's side (``linked_in_process`` without a zygote): settings and secrets
+    on stdin, messages on the pipe ``fd``."""
+    _serve(sys.stdin.buffer, Connection(fd, readable=False))
+
+
+def _serve(orders, conn: Connection) -> None:
+    """The child's side: settings and secrets read from ``orders`` (a binary file the parent
+    keeps open while the walk may go on), messages sent on ``conn``."""
     # The parent decides when the run stops (Ctrl-C, SIGTERM) and terminates this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    conn = Connection(fd, readable=False)
-    settings, secrets = pickle.load(sys.stdin.buffer)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        settings, secrets = pickle.load(orders)
+    except EOFError:  # the run ended, or did not need this process
+        os._exit(0)
 
-    def lifeline() -> None:  # the parent gone (stdin closed): stop at once
-        sys.stdin.buffer.read()
+    def lifeline() -> None:  # the parent gone (orders closed): stop at once
+        orders.read()
         os._exit(3)
 
     threading.Thread(target=lifeline, daemon=True).start()
@@ -322,18 +335,74 @@ def _child_main(fd: int) -> None:
     conn.close()
 
 
-def linked_in_process(settings: FuzzSettings,
-                      progress: Callable[[str], None] | None = None,
-                      throttle: Throttle | None = None) -> FuzzOutcome:
-    """``linked`` in a child process: generating the state machine's and the walk's data is
-    CPU-bound Python, and in a thread it takes the GIL from the rest of the run (the fuzz
-    phases, the scenarios and, by default, the reference server). A plain subprocess rather
-    than multiprocessing: spawn would import the parent's __main__ again.
+@dataclass
+class _Child:
+    """CON-08's process, as the parent sees it: where orders go, where messages come from."""
 
-    Not for a run with a rate limit: the limit must hold for the whole run, and one limiter
-    shared by threads holds it exactly (the caller runs ``linked`` in a thread instead; a run
-    kept to N calls a second waits on the network, not on the CPU). The child's 429 counts
-    are added to ``throttle``."""
+    orders: BinaryIO  # pickled (settings, secrets); closing it ends the child
+    messages: Connection
+    wait: Callable[[float], int | None]  # its exit code, waiting up to N seconds (None: running)
+    kill: Callable[[], None]
+
+
+_zygote: _Child | None = None
+
+
+def prepare() -> None:
+    """Fork CON-08's process now, while the run's process has one thread and the walk's
+    libraries are imported: started from this copy instead of a new interpreter, it does not
+    import them again (about a second of CPU per run). It waits for `linked_in_process`'s
+    orders; `release` ends it when the run did not need it. Without os.fork (Windows), or
+    once threads run, nothing is prepared and `linked_in_process` starts an interpreter."""
+    global _zygote
+    if _zygote is not None or not hasattr(os, "fork") or threading.active_count() > 1:
+        return
+    orders_r, orders_w = os.pipe()
+    messages_r, messages_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the run
+        try:
+            os.close(orders_w)
+            os.close(messages_r)
+            quiet = os.open(os.devnull, os.O_RDWR)
+            for stream in (0, 1, 2):
+                os.dup2(quiet, stream)
+            _serve(os.fdopen(orders_r, "rb"), Connection(messages_w, readable=False))
+        finally:
+            os._exit(0)
+    os.close(orders_r)
+    os.close(messages_w)
+    _zygote = _Child(os.fdopen(orders_w, "wb"), Connection(messages_r, writable=False),
+                     functools.partial(_wait_pid, pid), functools.partial(_kill_pid, pid))
+
+
+def release() -> None:
+    """End the prepared process if `linked_in_process` did not take it."""
+    global _zygote
+    child, _zygote = _zygote, None
+    if child is not None:
+        _stop(child)
+
+
+def _wait_pid(pid: int, timeout: float) -> int | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.01)
+
+
+def _kill_pid(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+
+
+def _spawn() -> _Child:
+    """CON-08's process as a new interpreter (where no zygote was prepared)."""
     read_fd, write_fd = os.pipe()
     child = subprocess.Popen(
         [sys.executable, "-c", "import sys; from conformance.checks.linkwalk import _child_main; "
@@ -341,17 +410,54 @@ def linked_in_process(settings: FuzzSettings,
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         pass_fds=(write_fd,))
     os.close(write_fd)
-    receiving = Connection(read_fd, writable=False)
+    assert child.stdin is not None
+
+    def wait(timeout: float) -> int | None:
+        try:
+            return child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill() -> None:
+        child.kill()
+        child.wait()
+
+    return _Child(child.stdin, Connection(read_fd, writable=False), wait, kill)
+
+
+def _stop(child: _Child) -> None:
+    with contextlib.suppress(OSError):
+        child.messages.close()
+    with contextlib.suppress(OSError):
+        child.orders.close()  # the child's lifeline
+    if child.wait(2) is None:
+        child.kill()
+
+
+def linked_in_process(settings: FuzzSettings,
+                      progress: Callable[[str], None] | None = None,
+                      throttle: Throttle | None = None) -> FuzzOutcome:
+    """``linked`` in a child process: generating the state machine's and the walk's data is
+    CPU-bound Python, and in a thread it takes the GIL from the rest of the run (the fuzz
+    phases, the scenarios and, by default, the reference server). The process `prepare`
+    forked when there is one, else a new interpreter (multiprocessing's spawn would import
+    the parent's __main__ again).
+
+    Not for a run with a rate limit: the limit must hold for the whole run, and one limiter
+    shared by threads holds it exactly (the caller runs ``linked`` in a thread instead; a run
+    kept to N calls a second waits on the network, not on the CPU). The child's 429 counts
+    are added to ``throttle``."""
+    global _zygote
+    child, _zygote = _zygote or _spawn(), None
     try:
-        assert child.stdin is not None
-        child.stdin.write(pickle.dumps((settings, REDACTOR.secrets)))
-        child.stdin.flush()  # stdin stays open: the child's lifeline
+        child.orders.write(pickle.dumps((settings, REDACTOR.secrets)))
+        child.orders.flush()  # and left open: the child's lifeline
         while True:
             interrupt.raise_if_requested()
-            if not receiving.poll(0.2):
+            if not child.messages.poll(0.2):
                 continue
             try:
-                kind, value = receiving.recv()
+                kind, value = child.messages.recv()
             except EOFError:
                 interrupt.raise_if_requested()
                 raise RuntimeError(f"the CON-08 process ended without an outcome "
@@ -367,11 +473,4 @@ def linked_in_process(settings: FuzzSettings,
             else:
                 raise RuntimeError(f"the CON-08 process failed: {value}")
     finally:
-        receiving.close()
-        with contextlib.suppress(OSError):
-            child.stdin.close()
-        try:
-            child.wait(2)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        _stop(child)

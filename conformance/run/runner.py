@@ -248,6 +248,21 @@ def _make_report_dir(report_dir: Path) -> None:
 
 
 def _run(options: RunOptions, report_dir: Path) -> int:
+    from conformance.checks import linkwalk
+
+    # Before any thread starts (the embedded server's, the contract phase's): CON-08's
+    # process is forked from this one, its libraries already imported. Decided on the
+    # options alone; a process a run turns out not to need is ended unused.
+    if (options.suite in ("all", "fuzz") and (not options.only or "CON-08" in options.only)
+            and options.rate_limit is None):
+        linkwalk.prepare()
+    try:
+        return _run_session(options, report_dir)
+    finally:
+        linkwalk.release()
+
+
+def _run_session(options: RunOptions, report_dir: Path) -> int:
     import pytest
 
     from conformance.core import interrupt
