@@ -145,45 +145,62 @@ def _run_cli(arguments: list[str], cwd: Path, pycache: Path) -> tuple[int | None
     (PYTHONDONTWRITEBYTECODE) every run spends time rewriting the plugins it loads.
     """
     output_file = cwd / "output.txt"
-    context = _forkserver()
-    if context is None:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = str(pycache)
-        with output_file.open("wb") as sink:
-            try:
-                code: int | None = subprocess.run(
-                    [sys.executable, "-m", "conformance", *arguments], stdout=sink,
-                    stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT_S, cwd=cwd, env=env).returncode
-            except subprocess.TimeoutExpired:
-                code = None
-    else:
-        process = context.Process(target=_cli_child, name="selftest-run",
-                                  args=(arguments, str(cwd), str(output_file), str(pycache)))
-        process.start()
-        process.join(RUN_TIMEOUT_S)
-        if process.is_alive():
-            process.kill()
-            process.join()
-            code = None
-        else:
-            code = process.exitcode
+    code = cli_in_process(arguments, cwd, output_file, pycache=pycache)
     output = output_file.read_text(encoding="utf-8", errors="replace")[-6000:].strip()
     if code is None:
         output += f"\n(stopped: still running after {RUN_TIMEOUT_S} s)"
     return code, output
 
 
-def _cli_child(arguments: list[str], cwd: str, output_file: str, pycache: str) -> None:
-    """In the forked process: `python -m conformance <arguments>`, with stdout and stderr in
-    ``output_file``."""
+def cli_in_process(arguments: list[str], cwd: Path, stdout: Path, stderr: Path | None = None,
+                   *, pycache: Path | None = None, env: dict[str, str] | None = None,
+                   timeout: float = RUN_TIMEOUT_S) -> int | None:
+    """``python -m conformance <arguments>`` in a process of its own, forked from the fork
+    server (a new interpreter where there is none), in ``cwd`` with ``env`` (default: this
+    process's): its exit code, or None when it did not end within ``timeout`` (it is killed).
+    What it prints goes to ``stdout`` (and ``stderr``, else the same file)."""
+    context = _forkserver()
+    if context is None:
+        run_env = dict(os.environ if env is None else env)
+        if pycache is not None:
+            run_env.pop("PYTHONDONTWRITEBYTECODE", None)
+            run_env["PYTHONPYCACHEPREFIX"] = str(pycache)
+        with stdout.open("wb") as out, (stderr or stdout).open("ab") as err:
+            try:
+                return subprocess.run(
+                    [sys.executable, "-m", "conformance", *arguments], stdout=out,
+                    stderr=err if stderr else subprocess.STDOUT, timeout=timeout, cwd=cwd,
+                    env=run_env).returncode
+            except subprocess.TimeoutExpired:
+                return None
+    process = context.Process(
+        target=_cli_child, name="points-conformance",
+        args=(arguments, str(cwd), str(stdout), None if stderr is None else str(stderr),
+              None if pycache is None else str(pycache), env))
+    process.start()
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join()
+        return None
+    return process.exitcode
+
+
+def _cli_child(arguments: list[str], cwd: str, stdout: str, stderr: str | None,
+               pycache: str | None, env: dict[str, str] | None) -> None:
+    """In the forked process: `python -m conformance <arguments>`, its output in the files."""
     os.chdir(cwd)
-    sink = os.open(output_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    for stream in (sys.stdout, sys.stderr):
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
+    for stream, path in ((sys.stdout, stdout), (sys.stderr, stderr or stdout)):
         stream.flush()
+        sink = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(sink, stream.fileno())
-    os.close(sink)
-    sys.dont_write_bytecode = False
-    sys.pycache_prefix = pycache
+        os.close(sink)
+    if pycache is not None:
+        sys.dont_write_bytecode = False
+        sys.pycache_prefix = pycache
     sys.argv = ["points-conformance", *arguments]
     runpy.run_module("conformance", run_name="__main__", alter_sys=True)
 
