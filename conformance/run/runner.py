@@ -251,11 +251,10 @@ def _run(options: RunOptions, report_dir: Path) -> int:
     from conformance.checks import linkwalk
 
     # Before any thread starts (the embedded server's, the contract phase's): CON-08's
-    # process is forked from this one, its libraries already imported. Decided on the
-    # options alone; a process a run turns out not to need is ended unused.
-    if (options.suite in ("all", "fuzz") and (not options.only or "CON-08" in options.only)
-            and options.rate_limit is None):
-        linkwalk.prepare()
+    # process is forked from this one, its libraries already imported. Whether the run needs
+    # it is the session's to decide (suite, --only, shard, rate limit); one it does not take
+    # is ended unused, which costs a fork.
+    linkwalk.prepare()
     try:
         return _run_session(options, report_dir)
     finally:

@@ -9,6 +9,7 @@ own score.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -165,12 +166,12 @@ def cli_in_process(arguments: list[str], cwd: Path, stdout: Path, stderr: Path |
         if pycache is not None:
             run_env.pop("PYTHONDONTWRITEBYTECODE", None)
             run_env["PYTHONPYCACHEPREFIX"] = str(pycache)
-        with stdout.open("wb") as out, (stderr or stdout).open("ab") as err:
+        with stdout.open("wb") as out, contextlib.ExitStack() as files:
+            err = files.enter_context(stderr.open("wb")) if stderr else subprocess.STDOUT
             try:
                 return subprocess.run(
-                    [sys.executable, "-m", "conformance", *arguments], stdout=out,
-                    stderr=err if stderr else subprocess.STDOUT, timeout=timeout, cwd=cwd,
-                    env=run_env).returncode
+                    [sys.executable, "-m", "conformance", *arguments], stdout=out, stderr=err,
+                    timeout=timeout, cwd=cwd, env=run_env).returncode
             except subprocess.TimeoutExpired:
                 return None
     process = context.Process(
